@@ -1,0 +1,939 @@
+"""Areas -> contiguous, compact teams whose population lies in a band.
+
+The model is Hess's: every area joins exactly one team, each team is named by its centre area, and the
+objective is the population-weighted distance (person-km) from each area to its team's centre. Each
+team's population lies in [min, max] on the scenario's basis. Contiguity is enforced by the
+formulation, with three families of valid inequalities that cut off no contiguous plan:
+
+* population-path fixing: area i cannot join centre j when every path between them carries more
+  than the band's maximum population (node-weighted shortest path), so that variable is never made;
+* neighbour separators: a non-centre area joins centre j only if one of its neighbours does too;
+* cut-vertex separators: an area beyond a cut vertex (e.g. an island beyond its only bridge) joins
+  a centre on the other side only if the cut vertex joins it too;
+
+and a,b-separator cuts added only when a solution splits a team (Validi, Buchanan & Lykhovyd 2022),
+with the best contiguous plan so far passed back to HiGHS as a warm start. When teams are nested in
+districts or groupings the problem separates exactly by group; the team count per group is then
+chosen by a small exact dynamic programme over the groups' (objective, bound) pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pulp
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from planning.config import SolverSettings, TeamSettings
+from planning.errors import InfeasibleError, SolverError
+from planning.geography import Geography, components
+from planning.solve import IncrementalLp, Mip, relative_gap
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- problem pieces
+
+
+@dataclass(frozen=True)
+class Block:
+    """A set of areas whose teams must lie within it, and the team counts it may take."""
+
+    name: str
+    members: np.ndarray  # indices into the geography, sorted
+    counts: tuple[int, ...]
+    population: float
+
+
+@dataclass(frozen=True)
+class BlockInstance:
+    """Everything one block's model needs, as plain arrays (picklable for worker processes)."""
+
+    name: str
+    weights: np.ndarray  # population on the band's basis, per member
+    dist_km: np.ndarray  # (n, n)
+    edges: np.ndarray  # (m, 2) local indices
+    min_pop: float
+    max_pop: float
+    counts: tuple[int, ...]
+    labels: tuple[str, ...]  # "code (name)" per member, for messages
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """The best contiguous plan found for one block at one team count, with its proof."""
+
+    name: str
+    count: int
+    status: str
+    objective: float | None
+    bound: float | None
+    centres: np.ndarray | None  # local index of each member's centre
+    seconds: float
+    cut_rounds: int
+    cuts: int
+
+    @property
+    def gap(self) -> float | None:
+        return relative_gap(self.objective, self.bound)
+
+
+@dataclass(frozen=True)
+class TeamPlan:
+    """Areas allocated to teams, the teams table, and the solver's evidence."""
+
+    assignment: pd.Series  # index area_code, values team_id
+    teams: pd.DataFrame
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    population_basis: str
+    blocks: list[dict] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- blocks and counts
+
+
+def count_range(population: float, min_pop: float, max_pop: float) -> tuple[int, int]:
+    """Team counts the band admits for a population: ceil(P / max) .. floor(P / min)."""
+    return math.ceil(population / max_pop - 1e-9), math.floor(population / min_pop + 1e-9)
+
+
+def plan_blocks(
+    areas: pd.DataFrame, settings: TeamSettings
+) -> tuple[list[Block], list[str]]:
+    """Split areas into blocks by the nesting rule and list each block's admissible team counts.
+
+    Returns the blocks and a list of problems (empty when every block can be met).
+    """
+    weights = areas[settings.population_basis].to_numpy(float)
+    if settings.nesting == "none":
+        names = sorted(set(areas.district_name)) if areas.district_code.nunique() == 1 else \
+            sorted(set(areas.get("council_name", areas.district_name)))
+        groups = [(" and ".join(names), np.arange(len(areas)), None, None)]
+    elif settings.nesting == "district":
+        groups = [
+            (name, np.flatnonzero(areas.district_code.to_numpy() == code), None, None)
+            for code, name in areas[["district_code", "district_name"]].drop_duplicates()
+            .sort_values("district_code").itertuples(index=False)
+        ]
+    else:
+        district = areas.district_code.to_numpy()
+        groups = [
+            (g.name, np.flatnonzero(np.isin(district, g.districts)), g.min_teams, g.max_teams)
+            for g in settings.groupings
+        ]
+    problems = []
+    if settings.nesting == "groupings":
+        claimed: dict[str, str] = {}
+        for g in settings.groupings:
+            for code in g.districts:
+                if code in claimed:
+                    problems.append(f"district {code} is in groupings '{claimed[code]}' and '{g.name}'")
+                claimed[code] = g.name
+        names = dict(zip(areas.district_code, areas.district_name, strict=False))
+        missing = sorted(set(areas.district_code) - set(claimed))
+        for code in missing:
+            problems.append(f"district {code} ({names[code]}) is in no grouping; add it to one")
+        for code in sorted(set(claimed) - set(areas.district_code)):
+            problems.append(
+                f"grouping '{claimed[code]}' names district {code}, which is not in the councils"
+            )
+    blocks = []
+    basis = settings.population_basis
+    for name, members, gmin, gmax in groups:
+        pop = float(weights[members].sum())
+        lo, hi = count_range(pop, settings.min_population, settings.max_population)
+        want_lo = gmin or settings.min_teams_per_group or 1
+        want_hi = gmax or settings.max_teams_per_group or hi
+        counts = tuple(range(max(lo, want_lo), min(hi, want_hi) + 1))
+        if len(members) == 0:
+            problems.append(f"{name}: has no areas")
+        elif not counts:
+            problems.append(_count_problem(name, pop, settings, (lo, hi), (want_lo, want_hi)))
+        blocks.append(Block(name, np.sort(members), counts, pop))
+    if settings.total_teams is not None and not problems:
+        lo = sum(min(b.counts) for b in blocks)
+        hi = sum(max(b.counts) for b in blocks)
+        if not lo <= settings.total_teams <= hi:
+            problems.append(
+                f"total_teams {settings.total_teams} cannot be met: the groups admit {lo}-{hi} "
+                "teams in all ("
+                + ", ".join(f"{b.name} {min(b.counts)}-{max(b.counts)}" for b in blocks)
+                + ")"
+            )
+    return blocks, problems
+
+
+def _count_problem(name: str, pop: float, settings: TeamSettings, admits: tuple[int, int],
+                   wanted: tuple[int, int]) -> str:
+    """Why no team count fits a block, and what band or counts would."""
+    lo, hi = admits
+    band = f"{settings.min_population:,g}-{settings.max_population:,g}"
+    head = f"{name}: {pop:,.0f} {settings.population_basis}"
+    if hi == 0:
+        return (f"{head} is below the band's minimum of {settings.min_population:,g} on its own; "
+                f"join it to a neighbour or lower min_population to {pop:,.0f} or less")
+    if lo > hi:
+        return (f"{head} cannot be split into teams of {band}: staying under the maximum needs "
+                f"at least {lo} teams, but at most {hi} fit above the minimum; lower "
+                f"min_population to {pop / lo:,.0f} ({lo} teams) or raise max_population to "
+                f"{pop / hi:,.0f} ({hi} teams)")
+    want_lo, want_hi = wanted
+    return (f"{head} cannot form {want_lo}-{want_hi} teams of {band}: the band admits {lo}-{hi} "
+            f"teams; {want_lo}-{want_hi} teams would need a band of about "
+            f"{pop / want_hi:,.0f}-{pop / want_lo:,.0f}")
+
+
+def feasible_blocks(areas: pd.DataFrame, settings: TeamSettings) -> list[Block]:
+    """The blocks, or an InfeasibleError listing every block no team count can meet."""
+    blocks, problems = plan_blocks(areas, settings)
+    if problems:
+        raise InfeasibleError(
+            f"no plan can meet the team band of {settings.min_population:,g}-"
+            f"{settings.max_population:,g} {settings.population_basis}:", problems
+        )
+    return blocks
+
+
+def block_instance(
+    geo: Geography, weights: np.ndarray, block: Block, settings: TeamSettings
+) -> BlockInstance:
+    """The arrays of one block, with edges restricted to it and relabelled 0..n-1."""
+    members = block.members
+    local = -np.ones(geo.n, dtype=int)
+    local[members] = np.arange(len(members))
+    e = geo.edges
+    inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
+    edges = np.column_stack([local[e[inside, 0]], local[e[inside, 1]]])
+    labels = tuple(geo.label(i) for i in members)
+    return BlockInstance(
+        name=block.name,
+        weights=weights[members].astype(float),
+        dist_km=geo.distance_km(members, members),
+        edges=edges,
+        min_pop=float(settings.min_population),
+        max_pop=float(settings.max_population),
+        counts=block.counts,
+        labels=labels,
+    )
+
+
+# --------------------------------------------------------------------------- graph helpers
+
+
+def _adjacency(n: int, edges: np.ndarray) -> list[np.ndarray]:
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for a, b in edges:
+        adj[a].append(int(b))
+        adj[b].append(int(a))
+    return [np.array(sorted(x), dtype=int) for x in adj]
+
+
+def population_path(n: int, edges: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Smallest total population on a path between every pair (both ends counted)."""
+    if len(edges) == 0:
+        return np.where(np.eye(n, dtype=bool), weights[:, None], np.inf)
+    heads = np.concatenate([edges[:, 1], edges[:, 0]])
+    tails = np.concatenate([edges[:, 0], edges[:, 1]])
+    # every edge weight is the head's population (plus a tiny epsilon so zero weights stay edges)
+    graph = csr_matrix((weights[heads] + 1e-6, (tails, heads)), shape=(n, n))
+    return dijkstra(graph, directed=True) + weights[:, None]
+
+
+def _cut_vertex_sides(n: int, adj: list[np.ndarray]) -> list[tuple[int, list[np.ndarray]]]:
+    """For each cut vertex, the vertex sets of the components left when it is removed."""
+    out = []
+    order = np.arange(n)
+    for a in order:
+        if len(adj[a]) < 2:
+            continue
+        seen = np.zeros(n, dtype=bool)
+        seen[a] = True
+        parts = []
+        for start in adj[a]:
+            if seen[start]:
+                continue
+            stack, comp = [int(start)], []
+            seen[start] = True
+            while stack:
+                u = stack.pop()
+                comp.append(u)
+                for v in adj[u]:
+                    if not seen[v]:
+                        seen[v] = True
+                        stack.append(int(v))
+            parts.append(np.array(sorted(comp)))
+        if len(parts) > 1:
+            out.append((int(a), parts))
+    return out
+
+
+def split_teams(centres: np.ndarray, adj: list[np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """Pieces of teams cut off from their centre: (centre, piece members)."""
+    pieces = []
+    for j in np.unique(centres):
+        members = np.flatnonzero(centres == j)
+        inside = np.zeros(len(centres), dtype=bool)
+        inside[members] = True
+        seen = np.zeros(len(centres), dtype=bool)
+        for start in members:
+            if seen[start]:
+                continue
+            stack, comp = [int(start)], []
+            seen[start] = True
+            while stack:
+                u = stack.pop()
+                comp.append(u)
+                for v in adj[u]:
+                    if inside[v] and not seen[v]:
+                        seen[v] = True
+                        stack.append(int(v))
+            if j not in comp:
+                pieces.append((int(j), np.array(sorted(comp))))
+    return pieces
+
+
+def plan_cost(centres: np.ndarray, inst: BlockInstance) -> float:
+    return float((inst.weights * inst.dist_km[np.arange(len(centres)), centres]).sum())
+
+
+def plan_is_valid(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> bool:
+    pops = np.bincount(centres, weights=inst.weights, minlength=len(centres))
+    used = np.unique(centres)
+    in_band = np.all((pops[used] >= inst.min_pop - 1e-6) & (pops[used] <= inst.max_pop + 1e-6))
+    return bool(in_band and np.all(centres[used] == used) and not split_teams(centres, adj))
+
+
+# --------------------------------------------------------------------------- repair heuristic
+
+
+def repair(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
+    """Move each piece cut off from its team to a touching team, keeping the band; None if stuck."""
+    centres = centres.copy()
+    for _ in range(4 * len(centres)):
+        pieces = split_teams(centres, adj)
+        if not pieces:
+            return centres if plan_is_valid(centres, inst, adj) else None
+        pops = np.bincount(centres, weights=inst.weights, minlength=len(centres))
+        moved = False
+        for j, piece in sorted(pieces, key=lambda p: (len(p[1]), p[1][0])):
+            piece_pop = inst.weights[piece].sum()
+            if pops[j] - piece_pop < inst.min_pop - 1e-6:
+                continue
+            targets = {int(centres[v]) for u in piece for v in adj[u]} - {j}
+            best = None
+            for t in sorted(targets):
+                if pops[t] + piece_pop > inst.max_pop + 1e-6:
+                    continue
+                cost = float((inst.weights[piece] * inst.dist_km[piece, t]).sum())
+                if best is None or cost < best[0]:
+                    best = (cost, t)
+            if best is not None:
+                centres[piece] = best[1]
+                pops[j] -= piece_pop
+                pops[best[1]] += piece_pop
+                moved = True
+                break
+        if not moved:
+            return None
+    return None
+
+
+def _connected_without(members: np.ndarray, drop: int, adj: list[np.ndarray]) -> bool:
+    rest = members[members != drop]
+    if len(rest) == 0:
+        return False
+    inside = np.zeros(len(adj), dtype=bool)
+    inside[rest] = True
+    seen = {int(rest[0])}
+    stack = [int(rest[0])]
+    while stack:
+        u = stack.pop()
+        for v in adj[u]:
+            if inside[v] and int(v) not in seen:
+                seen.add(int(v))
+                stack.append(int(v))
+    return len(seen) == len(rest)
+
+
+def _medoid(members: np.ndarray, inst: BlockInstance) -> tuple[int, float]:
+    costs = (inst.weights[members, None] * inst.dist_km[np.ix_(members, members)]).sum(axis=0)
+    k = int(np.argmin(costs))
+    return int(members[k]), float(costs[k])
+
+
+def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray:
+    """Local search on a valid plan: move single boundary areas between touching teams while
+    the band and contiguity hold and the cost (with each team's best centre) falls."""
+    team = centres.copy()
+    members = {int(c): np.flatnonzero(team == c) for c in np.unique(team)}
+    cost = {c: _medoid(m, inst)[1] for c, m in members.items()}
+    pops = {c: float(inst.weights[m].sum()) for c, m in members.items()}
+    improved = True
+    passes = 0
+    while improved and passes < 50:
+        improved, passes = False, passes + 1
+        for i in range(len(team)):
+            a = int(team[i])
+            w = inst.weights[i]
+            if pops[a] - w < inst.min_pop - 1e-6:
+                continue
+            for b in sorted({int(team[v]) for v in adj[i]} - {a}):
+                if pops[b] + w > inst.max_pop + 1e-6:
+                    continue
+                if not _connected_without(members[a], i, adj):
+                    break
+                new_a = members[a][members[a] != i]
+                new_b = np.sort(np.append(members[b], i))
+                (ca, cost_a), (cb, cost_b) = _medoid(new_a, inst), _medoid(new_b, inst)
+                if cost_a + cost_b < cost[a] + cost[b] - 1e-6:
+                    team[i] = b
+                    members[a], members[b] = new_a, new_b
+                    cost[a], cost[b] = cost_a, cost_b
+                    pops[a] -= w
+                    pops[b] += w
+                    improved = True
+                    break
+    # relabel every team by its best centre
+    out = np.empty_like(team)
+    for m in members.values():
+        out[m] = _medoid(m, inst)[0]
+    return out
+
+
+# --------------------------------------------------------------------------- LP bound
+
+
+@dataclass(frozen=True)
+class LpBound:
+    """The LP relaxation of Hess's model over every allowed column, with reduced costs."""
+
+    value: float
+    reduced_cost: np.ndarray  # (n, n): rc of x_ij; diagonal is the centre's own column
+    columns: int  # columns generated before the LP was proven optimal over all of them
+    centre_value: np.ndarray  # LP value of each area's centre column (how open it is)
+
+
+def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int = 1) -> LpBound | None:
+    """Column generation on the LP relaxation; None when even the LP has no solution.
+
+    Rows: each area in one team; ``count`` centres; each team's population within the band; an
+    area joins only an open centre. Columns start as every centre and each area's nearest
+    centres, and grow by pricing every allowed column until none has a negative reduced cost, so
+    the bound and the reduced costs hold for the whole model (any plan costs at least
+    value + rc_ij + rc_jj when area i joins centre j).
+    """
+    n = len(inst.weights)
+    w, d = inst.weights, inst.dist_km
+    cost = w[:, None] * d
+    centres = np.flatnonzero(np.diag(allowed))
+    lp = IncrementalLp(
+        np.concatenate([np.ones(n), [count], np.full(n, -np.inf), np.zeros(n)]),
+        np.concatenate([np.ones(n), [count], np.zeros(n), np.full(n, np.inf)]),
+        threads=threads,
+    )
+    # centre columns: assignment of j, the count, and the band rows of j (w_j - max, w_j - min)
+    k = len(centres)
+    lp.add_columns(
+        cost[centres, centres], np.ones(k), np.arange(0, 4 * k + 1, 4),
+        np.column_stack([centres, np.full(k, n), n + 1 + centres, 2 * n + 1 + centres]).ravel(),
+        np.column_stack([np.ones(k), np.ones(k), w[centres] - inst.max_pop,
+                         w[centres] - inst.min_pop]).ravel(),
+    )
+    centre_col = -np.ones(n, dtype=int)
+    centre_col[centres] = np.arange(k)
+    col_i, col_j = list(centres), list(centres)
+    present = np.zeros((n, n), dtype=bool)
+    present[centres, centres] = True
+    offdiag = allowed & ~np.eye(n, dtype=bool) & (centre_col[None, :] >= 0)
+
+    def add(ii: np.ndarray, jj: np.ndarray) -> None:
+        m = len(ii)
+        first = lp.num_col
+        lp.add_columns(
+            cost[ii, jj], np.ones(m), np.arange(0, 3 * m + 1, 3),
+            np.column_stack([ii, n + 1 + jj, 2 * n + 1 + jj]).ravel(),
+            np.column_stack([np.ones(m), w[ii], w[ii]]).ravel(),
+        )
+        lp.add_rows(
+            np.full(m, -np.inf), np.zeros(m), np.arange(0, 2 * m + 1, 2),
+            np.column_stack([first + np.arange(m), centre_col[jj]]).ravel(),
+            np.tile([1.0, -1.0], m),
+        )
+        present[ii, jj] = True
+        col_i.extend(ii.tolist())
+        col_j.extend(jj.tolist())
+
+    per_area = min(n - 1, 12)
+    order = np.argsort(np.where(offdiag, d, np.inf), axis=1, kind="stable")[:, :per_area]
+    first_i = np.repeat(np.arange(n), per_area)
+    first_j = order.ravel()
+    keep = offdiag[first_i, first_j]
+    add(first_i[keep], first_j[keep])
+    sol = lp.solve()
+    while sol is None and (offdiag & ~present).any():
+        # too few columns for a feasible LP: add each area's next nearest centres
+        per_area = min(n - 1, per_area * 2)
+        order = np.argsort(np.where(offdiag & ~present, d, np.inf), axis=1, kind="stable")
+        ii = np.repeat(np.arange(n), per_area)
+        jj = order[:, :per_area].ravel()
+        keep = offdiag[ii, jj] & ~present[ii, jj]
+        add(ii[keep], jj[keep])
+        sol = lp.solve()
+    if sol is None:
+        return None
+    for _ in range(200):
+        ya, ycap, yfloor = sol.row_dual[:n], sol.row_dual[n + 1:2 * n + 1], sol.row_dual[2 * n + 1:3 * n + 1]
+        rc = cost - ya[:, None] - w[:, None] * (ycap + yfloor)[None, :]
+        candidate = np.where(offdiag & ~present, rc, np.inf)
+        if candidate.min() >= -1e-9 * max(1.0, abs(sol.objective)):
+            rc[np.array(col_i), np.array(col_j)] = sol.col_dual
+            rc = np.where(present | offdiag, np.maximum(rc, 0.0), np.inf)
+            opened = np.zeros(n)
+            opened[centres] = sol.x[:len(centres)]
+            return LpBound(sol.objective, rc, int(present.sum()), opened)
+        best = np.argsort(candidate, axis=1, kind="stable")[:, :20]
+        take = (np.take_along_axis(candidate, best, axis=1) < 0).ravel()
+        add(np.repeat(np.arange(n), 20)[take], best.ravel()[take])
+        sol = lp.solve()
+        if sol is None:
+            raise SolverError(f"{inst.name}: the LP lost its solution while adding columns")
+    raise SolverError(f"{inst.name}: column generation did not converge in 200 rounds")
+
+
+# --------------------------------------------------------------------------- the block model
+
+
+class BlockModel:
+    """Hess's model over a set of columns with the static contiguity inequalities."""
+
+    def __init__(self, inst: BlockInstance, columns: np.ndarray, count: int,
+                 solver: SolverSettings) -> None:
+        self.inst = inst
+        n = len(inst.weights)
+        self.n = n
+        self.adj = _adjacency(n, inst.edges)
+        prob = pulp.LpProblem("teams", pulp.LpMinimize)
+        pairs = np.argwhere(columns)
+        x = {
+            (int(i), int(j)): pulp.LpVariable(f"x_{i:04d}_{j:04d}", cat=pulp.LpBinary)
+            for i, j in pairs
+        }
+        self.x = x
+        by_area: list[list[int]] = [[] for _ in range(n)]
+        by_centre: list[list[int]] = [[] for _ in range(n)]
+        for i, j in x:
+            by_area[i].append(j)
+            by_centre[j].append(i)
+        w, d = inst.weights, inst.dist_km
+        prob += pulp.lpSum(float(w[i] * d[i, j]) * var for (i, j), var in x.items())
+        for i in range(n):
+            prob += pulp.lpSum(x[i, j] for j in by_area[i]) == 1, f"one_team_{i}"
+        prob += pulp.lpSum(x[j, j] for j in range(n) if (j, j) in x) == count, "team_count"
+        for j in range(n):
+            if (j, j) not in x:
+                continue
+            members = pulp.lpSum(float(w[i]) * x[i, j] for i in by_centre[j])
+            prob += members <= inst.max_pop * x[j, j], f"max_pop_{j}"
+            prob += members >= inst.min_pop * x[j, j], f"min_pop_{j}"
+            for i in by_centre[j]:
+                if i != j:
+                    prob += x[i, j] <= x[j, j], f"centre_{i}_{j}"
+        # neighbour separators: a non-centre area joins centre j only if a neighbour does too
+        for i, j in x:
+            if i != j:
+                nbrs = [int(k) for k in self.adj[i] if (int(k), j) in x]
+                prob += x[i, j] <= pulp.lpSum(x[k, j] for k in nbrs), f"nbr_{i}_{j}"
+        # cut-vertex separators (where the cut-off side has more than one area)
+        for a, parts in _cut_vertex_sides(n, self.adj):
+            for p, side in enumerate(parts):
+                if len(side) < 2:
+                    continue
+                others = np.concatenate([q for r, q in enumerate(parts) if r != p])
+                for i in side:
+                    for j in others:
+                        key = (int(i), int(j))
+                        if key in x and (a, int(j)) in x:
+                            prob += x[key] <= x[a, int(j)], f"cv_{a}_{i}_{j}"
+                        elif key in x:
+                            prob += x[key] == 0, f"cv_{a}_{i}_{j}"
+        self.problem = prob
+        self.mip = Mip(prob, threads=solver.threads, seed=solver.seed)
+        self.cuts = 0
+
+    def centres_of(self, values: np.ndarray) -> np.ndarray:
+        centres = np.full(self.n, -1, dtype=int)
+        for (i, j), var in self.x.items():
+            if self.mip.value_of(values, var) > 0.5:
+                centres[i] = j
+        return centres
+
+    def values_of(self, centres: np.ndarray) -> np.ndarray | None:
+        values = np.zeros(len(self.mip.variables))
+        for i, j in enumerate(centres):
+            var = self.x.get((i, int(j)))
+            if var is None:
+                return None
+            values[self.mip.index[id(var)]] = 1.0
+        return values
+
+    def separator_cuts(self, centres: np.ndarray) -> list[pulp.LpConstraint]:
+        """For each piece cut off from its centre j: x_ij <= sum of x_kj over the piece's boundary."""
+        cuts = []
+        for j, piece in split_teams(centres, self.adj):
+            inside = set(piece.tolist())
+            boundary = sorted({int(v) for u in piece for v in self.adj[u]} - inside)
+            rhs = pulp.lpSum(self.x[k, j] for k in boundary if (k, j) in self.x)
+            for i in piece:
+                if (int(i), j) in self.x:
+                    cuts.append(self.x[int(i), j] <= rhs)
+        return cuts
+
+    def solve(self, deadline: float, gap_target: float, incumbent: np.ndarray | None,
+              outside_bound: float) -> tuple[str, np.ndarray | None, float | None, int]:
+        """Cut loop: best contiguous plan and a bound (capped by ``outside_bound``, the least cost
+        of any plan using a column left out of this model)."""
+        inst = self.inst
+        best = incumbent
+        best_cost = plan_cost(best, inst) if best is not None else math.inf
+        bound: float | None = None
+        rounds = 0
+        status = "time_limit"
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            warm = self.values_of(best) if best is not None else None
+            res = self.mip.solve(time_limit=remaining, relative_gap_target=gap_target,
+                                 warm_start=warm)
+            rounds += 1
+            if res.status == "infeasible":
+                status = "infeasible" if best is None else "optimal"
+                bound = best_cost if best is not None else None
+                break
+            if res.bound is not None:
+                bound = res.bound if bound is None else max(bound, res.bound)
+            if not res.has_solution:
+                status = res.status
+                break
+            centres = self.centres_of(res.values)
+            if plan_is_valid(centres, inst, self.adj):
+                cost = plan_cost(centres, inst)
+                if cost < best_cost:
+                    best, best_cost = centres, cost
+                status = res.status
+                break
+            fixed = repair(centres, inst, self.adj)
+            if fixed is not None:
+                fixed = improve(fixed, inst, self.adj)
+                if self.values_of(fixed) is not None and plan_cost(fixed, inst) < best_cost:
+                    best, best_cost = fixed, plan_cost(fixed, inst)
+            cuts = self.separator_cuts(centres)
+            self.mip.add(cuts)
+            self.cuts += len(cuts)
+            status = res.status
+            if best is not None and bound is not None and relative_gap(
+                best_cost, min(bound, outside_bound)
+            ) <= gap_target:
+                break
+        if bound is not None:
+            bound = min(bound, outside_bound)
+            if best is not None:
+                bound = min(bound, best_cost)
+        return status, best, bound, rounds
+
+
+def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, deadline: float,
+                      gap_target: float, incumbent: np.ndarray | None = None) -> BlockResult:
+    """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
+
+    1. LP bound and reduced costs over every column (column generation).
+    2. A quick plan: the MIP restricted to the centres the LP opens (then to more centres).
+    3. If that plan is not yet within the gap of the bound: the MIP over every column whose
+       reduced cost could still beat the plan (all others provably cannot), warm-started.
+    """
+    start = time.perf_counter()
+    n = len(inst.weights)
+    allowed = (population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6)
+    lp = lp_bound(inst, allowed, count, solver.threads)
+    if lp is None:
+        return BlockResult(inst.name, count, "infeasible", None, None, None,
+                           time.perf_counter() - start, 0, 0)
+    # least extra cost of a plan that puts area i in the team centred at j (rc_ij + rc_jj)
+    extra = lp.reduced_cost + np.where(np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :])
+    best: np.ndarray | None = incumbent
+    rounds_total = cuts_total = 0
+    bound = lp.value
+    status = "time_limit"
+
+    def run(columns: np.ndarray, seconds: float, gap: float) -> tuple[str, float | None]:
+        nonlocal best, rounds_total, cuts_total
+        left_out = extra[allowed & ~columns]
+        outside = lp.value + (left_out.min() if left_out.size else math.inf)
+        model = BlockModel(inst, columns, count, solver)
+        stop = min(deadline, time.perf_counter() + seconds)
+        st, plan, mip_bound, rounds = model.solve(stop, gap, best, outside)
+        rounds_total += rounds
+        cuts_total += model.cuts
+        if plan is not None and (best is None or plan_cost(plan, inst) < plan_cost(best, inst)):
+            best = plan
+        return st, mip_bound
+
+    # 2. quick plans on few centres
+    opened = lp.centre_value > 1e-6
+    tries = ((opened, 0.02), (np.diag(extra) <= 0.02 * lp.value, 0.03),
+             (np.ones(n, dtype=bool), 0.06))
+    for centres, slack in tries if best is None else ():
+        columns = allowed & centres[None, :] & (extra <= slack * lp.value)
+        columns[np.arange(n), np.arange(n)] &= centres
+        if np.diag(columns).sum() >= count:
+            run(columns, 10.0, gap_target / 4)
+        if best is not None:
+            break
+    if best is not None:
+        best = improve(best, inst, _adjacency(n, inst.edges))
+    # 3. exact on the columns that could still improve on the plan
+    ub = plan_cost(best, inst) if best is not None else math.inf
+    if relative_gap(ub, lp.value) is None or relative_gap(ub, lp.value) > gap_target:
+        threshold = (ub - lp.value) if np.isfinite(ub) else 0.05 * lp.value
+        columns = allowed & (extra <= threshold + 1e-6)
+        st, mip_bound = run(columns, math.inf, gap_target)
+        if st == "infeasible" and best is None and not np.isfinite(extra[allowed & ~columns].min(
+                initial=math.inf)):
+            return BlockResult(inst.name, count, "infeasible", None, None, None,
+                               time.perf_counter() - start, rounds_total, cuts_total)
+        if mip_bound is not None and (np.isfinite(ub) or best is None):
+            bound = max(bound, mip_bound)
+        status = st
+    seconds = time.perf_counter() - start
+    objective = plan_cost(best, inst) if best is not None else None
+    if objective is not None:
+        bound = min(bound, objective)
+        if relative_gap(objective, bound) <= gap_target + 1e-12:
+            status = "optimal"
+    return BlockResult(inst.name, count, status, objective, bound, best, seconds, rounds_total,
+                       cuts_total)
+
+
+def _solve_task(args: tuple) -> BlockResult:
+    inst, count, solver, budget, deadline_wall, gap_target, incumbent = args
+    deadline = time.perf_counter() + max(0.0, min(budget, deadline_wall - time.time()))
+    result = solve_block_count(inst, count, solver, deadline, gap_target, incumbent)
+    log.info("%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
+             inst.name, count, result.status, result.objective or math.nan,
+             result.bound or math.nan, result.seconds, result.cut_rounds, result.cuts)
+    return result
+
+
+def _bound_task(args: tuple) -> float | None:
+    inst, count, threads = args
+    n = len(inst.weights)
+    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    lp = lp_bound(inst, allowed, count, threads)
+    return None if lp is None else lp.value
+
+
+def _solve_round(insts, todo, solver, budget, deadline, target, results, lower, upper) -> None:
+    """Solve (block, count) entries in parallel, each for at most ``budget`` seconds from its
+    start, and fold their bounds and plans in. Entries with no plan yet go first."""
+    todo = sorted(todo, key=lambda key: (key in results and results[key].centres is not None, key))
+    tasks = [(insts[b], c, solver, budget, deadline, target,
+              results[b, c].centres if (b, c) in results else None) for b, c in todo]
+    for (b, c), res in zip(todo, _map(tasks, _solve_task, solver.processes), strict=True):
+        results[b, c] = res
+        if res.status == "infeasible":
+            lower[b][c] = math.inf
+        elif res.bound is not None:
+            lower[b][c] = max(lower[b][c], res.bound)
+        if res.objective is not None:
+            upper[b][c] = min(upper[b][c], res.objective)
+
+
+def choose_counts(
+    values: list[dict[int, float]], total: tuple[int, int] | None
+) -> tuple[float, list[int]] | None:
+    """Team count per block minimising the summed value, with the total count in a range.
+
+    An exact dynamic programme over blocks; None if no choice has a finite value.
+    """
+    states: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
+    for options in values:
+        nxt: dict[int, tuple[float, list[int]]] = {}
+        for teams, (acc, picks) in states.items():
+            for count in sorted(options):
+                value = options[count]
+                if not np.isfinite(value):
+                    continue
+                key = teams + count
+                cand = (acc + value, [*picks, count])
+                if key not in nxt or cand[0] < nxt[key][0] - 1e-9:
+                    nxt[key] = cand
+        states = nxt
+    feasible = [
+        (acc, picks) for teams, (acc, picks) in sorted(states.items())
+        if total is None or total[0] <= teams <= total[1]
+    ]
+    return min(feasible, key=lambda s: s[0]) if feasible else None
+
+
+def _map(tasks: list[tuple], fn, processes: int) -> list:
+    if processes <= 1 or len(tasks) <= 1:
+        return [fn(t) for t in tasks]
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=min(processes, len(tasks)),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(fn, tasks))
+
+
+def allocate_teams(
+    areas: pd.DataFrame, geo: Geography, settings: TeamSettings, solver: SolverSettings
+) -> TeamPlan:
+    """Contiguous teams within the band, with the team count per block chosen exactly.
+
+    Every (block, team count) gets an LP bound first; blocks are then solved exactly only at the
+    counts the cheapest-bound choice uses, until the plan is proven within the relative gap.
+    """
+    start_wall = time.time()
+    deadline = start_wall + solver.time_limit_seconds
+    blocks = feasible_blocks(areas, settings)
+    weights = areas[settings.population_basis].to_numpy(float)
+    too_big = np.flatnonzero(weights > settings.max_population)
+    if len(too_big):
+        raise InfeasibleError(
+            "some single areas exceed the band's maximum on their own:",
+            [f"{geo.label(i)}: {weights[i]:,.0f}" for i in too_big],
+        )
+    insts = [block_instance(geo, weights, b, settings) for b in blocks]
+    total = None if settings.total_teams is None else (settings.total_teams, settings.total_teams)
+    keys = [(b, c) for b, blk in enumerate(blocks) for c in blk.counts]
+    lp_values = _map([(insts[b], c, solver.threads) for b, c in keys], _bound_task, solver.processes)
+    lower = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
+    upper = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
+    results: dict[tuple[int, int], BlockResult] = {}
+    for (b, c), value in zip(keys, lp_values, strict=True):
+        lower[b][c] = math.inf if value is None else value
+    log.info("LP bounds for %d (block, team count) pairs in %.1f s", len(keys), time.time() - start_wall)
+    target = solver.relative_gap
+    while time.time() < deadline:
+        bound_choice = choose_counts(lower, total)
+        best = choose_counts(upper, total)
+        if bound_choice is None or best and relative_gap(best[0], bound_choice[0]) <= target:
+            break
+        fresh = [(b, c) for b, c in enumerate(bound_choice[1]) if (b, c) not in results]
+        if fresh:  # first look at the counts the cheapest bound uses, with a share of the time
+            share = max(2.0, 0.5 * (deadline - time.time()) * solver.processes / len(fresh))
+            _solve_round(insts, fresh, solver, share, deadline, target, results, lower, upper)
+            continue
+        unproven = sorted({(b, c) for ch in (best, bound_choice) if ch
+                           for b, c in enumerate(ch[1]) if results[b, c].status != "optimal"})
+        if not unproven:
+            break
+        share = (deadline - time.time()) * min(solver.processes, len(unproven)) / len(unproven)
+        _solve_round(insts, unproven, solver, share, deadline, target, results, lower, upper)
+    best = choose_counts(upper, total)
+    bound_choice = choose_counts(lower, total)
+    seconds = time.time() - start_wall
+    if best is None:
+        raise SolverError(
+            f"no contiguous plan within the band was found in {solver.time_limit_seconds:.0f} s; "
+            "raise solver.time_limit_seconds, widen the band, or choose team counts with more slack",
+            [f"{blocks[b].name}, {c} teams: {r.status}" for (b, c), r in sorted(results.items())],
+        )
+    objective, counts = best
+    bound = min(objective, bound_choice[0]) if bound_choice else objective
+    gap = relative_gap(objective, bound) or 0.0
+    status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
+    chosen = [results[b, c] for b, c in enumerate(counts)]
+    plan = _assemble(areas, geo, blocks, chosen, settings)
+    block_rows = [
+        {"group": r.name, "teams": r.count, "status": r.status, "objective": r.objective,
+         "bound": r.bound, "gap": r.gap, "seconds": round(r.seconds, 2),
+         "cut_rounds": r.cut_rounds, "cuts": r.cuts}
+        for r in chosen
+    ]
+    log.info("allocation: %d teams, objective %.0f, bound %.0f, gap %.3f%%, %.1f s (%s)",
+             len(plan.teams), objective, bound, 100 * gap, seconds, status)
+    return TeamPlan(plan.assignment, plan.teams, status, objective, bound, gap, seconds,
+                    settings.population_basis, block_rows)
+
+
+def _assemble(areas: pd.DataFrame, geo: Geography, blocks: list[Block], chosen: list[BlockResult],
+              settings: TeamSettings) -> TeamPlan:
+    """Team ids (T01...) by block, then north to south by centre; the teams table; checks."""
+    team_of = np.empty(len(areas), dtype=object)
+    centre_of = np.empty(len(areas), dtype=int)
+    group_of = np.empty(len(areas), dtype=object)
+    number = 0
+    for blk, res in zip(blocks, chosen, strict=True):
+        centres = blk.members[res.centres]
+        order = sorted(np.unique(centres), key=lambda c: (-geo.y_m[c], geo.x_m[c]))
+        for c in order:
+            number += 1
+            members = blk.members[centres == c]
+            team_of[members] = f"T{number:02d}"
+            centre_of[members] = c
+            group_of[members] = blk.name
+    frame = pd.DataFrame({
+        "team_id": team_of, "group": group_of,
+        "centre_area_code": geo.codes[centre_of], "centre_area_name": geo.names[centre_of],
+        "residents": areas.residents.to_numpy(), "children_0_17": areas.children_0_17.to_numpy(),
+        "children_0_19": areas.children_0_19.to_numpy(),
+        "children_0_24": areas.children_0_24.to_numpy(), "imd_score": areas.imd_score.to_numpy(),
+    })
+    frame["imd_weighted"] = frame.imd_score * frame.residents
+    teams = frame.groupby("team_id", sort=True).agg(
+        group=("group", "first"), n_areas=("team_id", "size"), residents=("residents", "sum"),
+        children_0_17=("children_0_17", "sum"), children_0_19=("children_0_19", "sum"),
+        children_0_24=("children_0_24", "sum"), imd_weighted=("imd_weighted", "sum"),
+        centre_area_code=("centre_area_code", "first"),
+        centre_area_name=("centre_area_name", "first"),
+    ).reset_index()
+    teams["imd_score_mean"] = (teams.imd_weighted / teams.residents).round(3)
+    for col in ("residents", "children_0_17", "children_0_19", "children_0_24"):
+        teams[col] = teams[col].round().astype(int)
+    teams = teams[["team_id", "group", "n_areas", "residents", "children_0_17", "imd_score_mean",
+                   "centre_area_code", "centre_area_name", "children_0_19", "children_0_24"]]
+    assignment = pd.Series(team_of, index=areas.area_code.to_numpy(), name="team_id")
+    assignment.index.name = "area_code"
+    check_plan(assignment, areas, geo, settings)
+    return TeamPlan(assignment, teams, "", 0.0, 0.0, 0.0, 0.0, settings.population_basis)
+
+
+def check_plan(assignment: pd.Series, areas: pd.DataFrame, geo: Geography,
+               settings: TeamSettings) -> None:
+    """Raise SolverError if any team is outside the band, split, or crosses its group."""
+    problems = []
+    weights = areas[settings.population_basis].to_numpy(float)
+    teams = assignment.to_numpy()
+    for team in sorted(set(teams)):
+        members = np.flatnonzero(teams == team)
+        pop = weights[members].sum()
+        if not settings.min_population - 1e-6 <= pop <= settings.max_population + 1e-6:
+            problems.append(f"{team}: {pop:,.0f} {settings.population_basis} is outside the band")
+        inside = np.isin(geo.edges, members).all(axis=1)
+        local = {a: k for k, a in enumerate(members)}
+        sub = np.array([[local[a], local[b]] for a, b in geo.edges[inside]]).reshape(-1, 2)
+        if components(len(members), sub).max() > 0:
+            problems.append(f"{team}: not contiguous")
+        if settings.nesting == "district" and areas.district_code.iloc[members].nunique() > 1:
+            problems.append(f"{team}: crosses districts")
+    if settings.nesting == "groupings":
+        group_of = {d: g.name for g in settings.groupings for d in g.districts}
+        groups = areas.district_code.map(group_of).to_numpy()
+        for team in sorted(set(teams)):
+            if len(set(groups[teams == team])) > 1:
+                problems.append(f"{team}: crosses groupings")
+    if problems:
+        raise SolverError("the solver's plan breaks its own constraints; nothing was written:",
+                          problems)

@@ -1,0 +1,490 @@
+"""Scenario schema: typed, frozen pydantic models whose fields document themselves.
+
+A scenario is a YAML file. It may ``extends:`` another scenario (path relative to itself) and override
+a few settings; mappings merge key by key, lists and values replace. Unknown keys are rejected with
+the nearest valid key suggested.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planning.errors import ConfigError
+
+PopulationBasis = Literal["residents", "children_0_17", "children_0_19", "children_0_24"]
+AreaCode = Annotated[str, Field(pattern=r"^[EW]\d{8}$")]
+
+
+class StrictModel(BaseModel):
+    """Base of every scenario section: unknown keys are errors and values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Grouping(StrictModel):
+    """A named set of districts whose teams must lie within it (e.g. 'Fareham and Gosport')."""
+
+    name: str = Field(description="Name shown in outputs.")
+    districts: list[AreaCode] = Field(min_length=1, description="District (LTLA) codes.")
+    min_teams: int | None = Field(None, ge=1, description="Fewest teams in this grouping.")
+    max_teams: int | None = Field(None, ge=1, description="Most teams in this grouping.")
+
+
+class TeamSettings(StrictModel):
+    """How areas are allocated into team patches."""
+
+    population_basis: PopulationBasis = Field(
+        "residents", description="Population the band counts: residents or children by age."
+    )
+    min_population: float = Field(30_000, gt=0, description="Smallest team population (people).")
+    max_population: float = Field(50_000, gt=0, description="Largest team population (people).")
+    nesting: Literal["none", "district", "groupings"] = Field(
+        "none", description="Teams lie within districts, within named groupings, or anywhere."
+    )
+    groupings: list[Grouping] = Field(
+        default_factory=list, description="Named groupings of districts (nesting: groupings)."
+    )
+    min_teams_per_group: int | None = Field(
+        None, ge=1, description="Default fewest teams per district or grouping."
+    )
+    max_teams_per_group: int | None = Field(
+        None, ge=1, description="Default most teams per district or grouping."
+    )
+    total_teams: int | None = Field(
+        None, ge=1, description="Exact number of teams in all; free within the band if omitted."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TeamSettings:
+        if self.min_population >= self.max_population:
+            raise ValueError(
+                f"min_population ({self.min_population:,.0f}) must be below "
+                f"max_population ({self.max_population:,.0f})"
+            )
+        if self.nesting == "groupings" and not self.groupings:
+            raise ValueError("nesting: groupings needs a list under 'groupings'")
+        if self.nesting != "groupings" and self.groupings:
+            raise ValueError("'groupings' are listed but nesting is not 'groupings'")
+        names = [g.name for g in self.groupings]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"grouping names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class Link(StrictModel):
+    """A crossing that joins two areas that do not touch (a bridge, causeway or ferry)."""
+
+    from_area: AreaCode = Field(description="LSOA 2021 code on one side.")
+    to_area: AreaCode = Field(description="LSOA 2021 code on the other side.")
+    kind: Literal["bridge", "ferry", "causeway", "road"] = "bridge"
+    name: str = Field("", description="Name shown in logs and outputs, e.g. 'Langstone Bridge'.")
+
+
+class GeographySettings(StrictModel):
+    """Adjacency between areas and what to do with detached parts."""
+
+    islands: Literal["link_nearest", "links", "fail"] = Field(
+        "link_nearest",
+        description="Detached parts: link each to its nearest area, use only the listed links, "
+        "or fail naming them.",
+    )
+    links: list[Link] = Field(default_factory=list, description="Bridge and ferry links.")
+    contiguity_tolerance_m: float = Field(
+        30.0, ge=0, le=500, description="Gap (metres) still counted as touching (generalised edges)."
+    )
+
+
+class SolverSettings(StrictModel):
+    """Limits and tolerances for every optimisation run."""
+
+    time_limit_seconds: float = Field(60.0, gt=0, description="Wall-clock limit for one stage.")
+    relative_gap: float = Field(
+        0.01, ge=0, le=1, description="Stop when (objective - bound) / objective is at most this."
+    )
+    threads: int = Field(1, ge=1, description="HiGHS threads per solve.")
+    processes: int = Field(2, ge=1, description="Independent sub-problems solved at once.")
+    seed: int = Field(0, ge=0, description="HiGHS random seed, for reproducible runs.")
+
+
+class Locality(StrictModel):
+    """A named group of districts, wards or areas (by code) served by its own hubs."""
+
+    name: str = Field(description="Name shown in outputs, e.g. 'North'.")
+    districts: list[AreaCode] = Field(default_factory=list, description="District (LTLA) codes.")
+    wards: list[AreaCode] = Field(default_factory=list, description="Ward (May 2024) codes.")
+    areas: list[AreaCode] = Field(default_factory=list, description="LSOA 2021 codes.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Locality:
+        if not (self.districts or self.wards or self.areas):
+            raise ValueError(f"locality '{self.name}' lists no districts, wards or areas")
+        return self
+
+
+class HubSettings(StrictModel):
+    """Where family hubs go in each locality, how far families travel, and where teams are based."""
+
+    localities: list[Locality] = Field(
+        default_factory=list, description="Named localities; empty means each district is one."
+    )
+    sites_csv: Path | None = Field(
+        None, description="Candidate sites CSV (relative to the scenario file); else generated "
+        "at area centres."
+    )
+    site_tolerance_m: float = Field(
+        250.0, ge=0, le=2000, description="A site this many metres outside the (generalised) "
+        "council boundary joins its nearest area; further out is an error."
+    )
+    main_hubs_per_locality: int = Field(1, ge=1, description="Main hubs opened in each locality.")
+    community_hubs_per_locality: int | None = Field(
+        None, ge=0, description="Community hubs in each locality; 0 if neither this nor "
+        "coverage_share is set."
+    )
+    coverage_share: float | None = Field(
+        None, gt=0, le=1, description="Open the fewest community hubs that put this share "
+        "(0-1) of children within the target of their hub."
+    )
+    target_distance_km: float = Field(
+        2.0, gt=0, description="Road km (straight line x circuity) counted as near a hub."
+    )
+    target_minutes: float | None = Field(
+        None, gt=0, description="With travel_time_csv: minutes counted as near a hub."
+    )
+    circuity_factor: float = Field(
+        1.3, ge=1, le=3, description="Road km per straight-line km, for travel without a matrix."
+    )
+    travel_time_csv: Path | None = Field(
+        None, description="Travel minutes, area code by site name (relative to the scenario "
+        "file); replaces distance in the model."
+    )
+    main_hub_visit_share: float = Field(
+        0.2, ge=0, lt=1, description="Share (0-1) of visits made to the nearest main hub rather "
+        "than the nearest hub; weights travel to main hubs so they sit centrally [assumption]."
+    )
+    team_base_at_main_hub: bool = Field(False, description="Every team is based at a main hub.")
+    keep_existing_sites: bool = Field(
+        False, description="Keep every site marked existing open (unless forced closed)."
+    )
+    population_basis: Literal["children_0_17", "children_0_19", "children_0_24"] | None = Field(
+        None, description="Children weighting travel, capacity and coverage; default the teams' "
+        "basis if it counts children, else children_0_17."
+    )
+    relative_gap: float = Field(
+        0.001, ge=0, le=1, description="Hub models are small: prove each to this gap."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> HubSettings:
+        if self.community_hubs_per_locality is not None and self.coverage_share is not None:
+            raise ValueError("set community_hubs_per_locality or coverage_share, not both")
+        if self.target_minutes is not None and self.travel_time_csv is None:
+            raise ValueError("target_minutes needs travel_time_csv (else use target_distance_km)")
+        if self.travel_time_csv is not None and self.target_minutes is None:
+            raise ValueError("travel_time_csv needs target_minutes (minutes counted as near)")
+        names = [loc.name for loc in self.localities]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"locality names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+Role = Literal[
+    "family_practitioner",
+    "social_worker",
+    "lead_child_protection_practitioner",
+    "senior_practitioner",
+    "team_manager",
+    "business_support",
+]
+CaseHoldingRole = Literal[
+    "family_practitioner", "social_worker", "lead_child_protection_practitioner"
+]
+CaseType = Literal["family_help", "child_protection"]
+ROLES: tuple[str, ...] = typing.get_args(Role)
+CASE_TYPES: tuple[str, ...] = typing.get_args(CaseType)
+PositiveNumber = Annotated[float, Field(gt=0)]
+
+
+class WorkforceSettings(StrictModel):
+    """Demand per area from published rates, and the posts each team needs to meet it.
+
+    Family Help cases are children in need at 31 March minus children on child protection plans at
+    31 March (DfE tables B1 and D5), optionally less children looked after, plus an early-help
+    uplift; child protection cases are plans at 31 March. Rates are per 10,000 children aged 0-17.
+    """
+
+    rates_year: int | None = Field(
+        None, ge=2013, le=2100, description="Year (31 March) of the published children's "
+        "services figures; the council's latest year if omitted. Missing council figures fall "
+        "back to England's."
+    )
+    looked_after_in_family_help: bool = Field(
+        True, description="Children looked after at 31 March count as Family Help cases (the DfE "
+        "counts them as children in need); false when a children-in-care service holds them."
+    )
+    early_help_uplift_share: float = Field(
+        0.0, ge=0, le=5, description="Targeted early-help cases not counted as children in need, "
+        "as a share of the published Family Help cases (0 = published figures only)."
+    )
+    deprivation_gradient_per_decile: float = Field(
+        1.33, ge=1, le=3, description="Demand multiplier per IMD decile more deprived (1.33: Child "
+        "Welfare Inequalities Project); spread is normalised so each council's total is kept."
+    )
+    caseload_target_cases_per_fte: dict[CaseHoldingRole, PositiveNumber] = Field(
+        default_factory=lambda: {
+            "family_practitioner": 18.0,
+            "social_worker": 15.4,
+            "lead_child_protection_practitioner": 12.0,
+        },
+        description="Cases per FTE each case-holding role is sized to (England average for "
+        "social workers 15.4 in 2024; others are assumptions).",
+    )
+    case_holders: dict[CaseType, list[CaseHoldingRole]] = Field(
+        default_factory=lambda: {
+            "family_help": ["family_practitioner", "social_worker"],
+            "child_protection": ["lead_child_protection_practitioner"],
+        },
+        description="Roles that hold each case type.",
+    )
+    non_social_worker_roles: list[CaseHoldingRole] = Field(
+        default_factory=lambda: ["family_practitioner"],
+        description="Case-holding roles that are not qualified social workers.",
+    )
+    max_non_social_worker_share: float = Field(
+        0.4, ge=0, le=1, description="Largest share (0-1) of a case type's cases held by "
+        "non-social-workers; the plan uses all of it (they cost less). Assumption."
+    )
+    team_manager_span_fte: PositiveNumber = Field(
+        8.0, description="Case-holding FTE per team manager (6-8 assumed); at least one per team."
+    )
+    practitioner_fte_per_senior_practitioner: PositiveNumber = Field(
+        6.0, description="Case-holding FTE per senior practitioner / practice supervisor FTE."
+    )
+    practitioner_fte_per_business_support: PositiveNumber = Field(
+        8.0, description="Case-holding FTE per business support FTE."
+    )
+    fte_step: float = Field(0.5, gt=0, le=1, description="Posts are sized in steps of this FTE.")
+    min_team_case_holding_fte: float = Field(
+        4.0, ge=0, description="Fewest case-holding FTE in a team; social workers top it up."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkforceSettings:
+        problems = []
+        for case_type in CASE_TYPES:
+            holders = self.case_holders.get(case_type)
+            if not holders:
+                problems.append(f"case_holders.{case_type}: no role holds these cases")
+                continue
+            for role in holders:
+                if role not in self.caseload_target_cases_per_fte:
+                    problems.append(
+                        f"caseload_target_cases_per_fte.{role}: {role} holds {case_type} cases "
+                        "but has no caseload target"
+                    )
+            qualified = [r for r in holders if r not in self.non_social_worker_roles]
+            if not qualified and self.max_non_social_worker_share < 1:
+                problems.append(
+                    f"case_holders.{case_type}: only non-social-workers hold these cases but "
+                    f"max_non_social_worker_share is {self.max_non_social_worker_share}; add a "
+                    "social worker role or set the share to 1"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class CostSettings(StrictModel):
+    """What posts cost per year, and the budget envelope they must fit."""
+
+    salary_gbp: dict[Role, PositiveNumber] = Field(
+        default_factory=lambda: {
+            "family_practitioner": 29_000.0,
+            "social_worker": 42_000.0,
+            "lead_child_protection_practitioner": 47_000.0,
+            "senior_practitioner": 47_000.0,
+            "team_manager": 53_000.0,
+            "business_support": 24_000.0,
+        },
+        description="Basic salary per FTE per year (£), mid-points of DOMAIN.md's ranges; "
+        "business support is an assumption. Every role needs one.",
+    )
+    on_cost_share: float = Field(
+        0.275, ge=0, le=1, description="Employer NI and pension as a share of salary (25-30%)."
+    )
+    vacancy_share: float = Field(
+        0.0, ge=0, lt=1, description="Share of funded FTE vacant and not covered, saving its pay "
+        "and on-costs (0 budgets the full establishment)."
+    )
+    agency_share: float = Field(
+        0.162, ge=0, le=1, description="Share of FTE in agency_roles filled by agency staff "
+        "(16.2%, England 2024)."
+    )
+    agency_roles: list[Role] = Field(
+        default_factory=lambda: [
+            "social_worker",
+            "lead_child_protection_practitioner",
+            "senior_practitioner",
+            "team_manager",
+        ],
+        description="Roles partly filled by agency staff.",
+    )
+    agency_premium_share: float = Field(
+        0.17, ge=0, le=5, description="Agency cost above an employed post, as a share of basic "
+        "salary (about +17%)."
+    )
+    non_pay_gbp_per_fte: float = Field(
+        4_000.0, ge=0, description="Non-pay cost per funded FTE per year (£): IT, travel, "
+        "training. Assumption."
+    )
+    budget_gbp: float | None = Field(
+        None, gt=0, description="Budget envelope per year (£); none: report cost only."
+    )
+    budget_sweep_points: int = Field(
+        7, ge=0, le=50, description="Budgets in the budget curve, evenly spaced from half the "
+        "full plan's cost (or the smallest staffable plan's, if more) to the full plan's, plus "
+        "budget_gbp (0: no curve)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CostSettings:
+        missing = [role for role in ROLES if role not in self.salary_gbp]
+        if missing:
+            raise ValueError(
+                f"salary_gbp: no salary for {', '.join(missing)}; every role needs one"
+            )
+        if self.vacancy_share + self.agency_share > 1:
+            raise ValueError(
+                f"vacancy_share ({self.vacancy_share}) plus agency_share ({self.agency_share}) "
+                "is more than 1"
+            )
+        return self
+
+
+class Scenario(StrictModel):
+    """One planning scenario: which councils, how to draw teams, how to solve."""
+
+    name: str = Field(description="Scenario title shown on maps and reports.")
+    description: str = ""
+    councils: list[AreaCode] = Field(
+        min_length=1, description="Upper-tier (E10/E06/E08/E09) or district (E07) codes."
+    )
+    data_dir: Path | None = Field(
+        None, description="Public data directory; else --data-dir or PLANNING_DATA_DIR."
+    )
+    geography: GeographySettings = GeographySettings()
+    teams: TeamSettings = TeamSettings()
+    hubs: HubSettings | None = Field(None, description="Family hubs per locality; none: no hubs.")
+    solver: SolverSettings = SolverSettings()
+    workforce: WorkforceSettings = WorkforceSettings()
+    costs: CostSettings = CostSettings()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"scenario file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{path}: not valid YAML{where}: {problem}. Check indentation and colons."
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a scenario must be a mapping of settings, got {type(raw).__name__}")
+    return raw
+
+
+def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file and everything it extends into one merged mapping."""
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise ConfigError(f"scenario 'extends' chain loops: {chain}")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: 'extends' must be a file path, got {parent!r}")
+    base = load_raw(path.parent / parent, (*_seen, path))
+    return _deep_merge(base, raw)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``list[Grouping] | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        current = _model_of(field.annotation) if field else None
+    return list(current.model_fields) if current else []
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> ConfigError:
+    """Turn pydantic's errors into one message naming each field, with typo suggestions."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            valid = _valid_keys(Scenario, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+            problems.append(f"{dotted}: unknown setting; {hint}")
+        elif err["type"] == "missing":
+            problems.append(f"{dotted}: required setting is missing")
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            problems.append(f"{dotted}: {err['msg']}{shown}")
+    return ConfigError(f"{source}: the scenario has {len(problems)} problem(s):", problems)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, merge and validate a scenario file; every problem is reported at once."""
+    raw = load_raw(Path(path))
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, str(path)) from None

@@ -1,0 +1,325 @@
+"""The only reader of public input files: boundaries, population, deprivation and lookups.
+
+``load_areas`` builds one table of LSOA 2021 areas for a set of councils: code, name, geometry
+(EPSG:27700), district, ward, upper-tier council, Census 2021 residents, children by age (mid-2020
+single-year estimates carried from 2011 to 2021 LSOAs) and IMD 2025 score and decile. Every join is
+checked; an unmatched area is an error naming it. The table is cached on disk keyed by a hash of its
+inputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from planning.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+CRS = "EPSG:27700"
+CACHE_VERSION = "areas-v1"
+CHILD_AGE_LIMITS = {"children_0_17": 17, "children_0_19": 19, "children_0_24": 24}
+
+#: Files read from the data directory, by role (paths relative to it).
+DATA_FILES = {
+    "councils": "lookups/LTLA-UTLA_Apr23_Lookup_England-Wales.csv",
+    "lsoa21_wards": "lookups/lookup_lsoa21_ward24_ltla24.csv",
+    "lsoa11_to_lsoa21": "lookups/lookup_lsoa11_lsoa21_ltla22.csv",
+    "census21": "population/census21_pop_lsoa21_age6.csv.gz",
+    "population20": "population/population20_lsoa11_syoa.csv.gz",
+    "imd2025": "deprivation/imd2025_england_lsoa21.csv.gz",
+    "boundaries": "boundaries/lsoa21_bsc_ew.gpkg",
+}
+
+AREA_COLUMNS = [
+    "area_code",
+    "area_name",
+    "district_code",
+    "district_name",
+    "ward_code",
+    "ward_name",
+    "council_code",
+    "council_name",
+    "residents",
+    "children_0_17",
+    "children_0_19",
+    "children_0_24",
+    "imd_score",
+    "imd_decile",
+]
+
+
+@dataclass(frozen=True)
+class AreaData:
+    """The areas table plus what it was built from."""
+
+    areas: gpd.GeoDataFrame
+    data_dir: Path
+    input_hashes: dict[str, str]
+
+    @property
+    def districts(self) -> pd.DataFrame:
+        cols = ["district_code", "district_name", "council_code", "council_name"]
+        return self.areas[cols].drop_duplicates().sort_values("district_code").reset_index(drop=True)
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` beside the repository (or beside the working directory)."""
+    here = Path(__file__).resolve().parent.parent
+    for root in (here, Path.cwd()):
+        candidate = root.parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "shared" / "data"
+
+
+def resolve_data_dir(explicit: Path | str | None = None) -> Path:
+    """The data directory: an explicit path, else PLANNING_DATA_DIR, else ../shared/data."""
+    if explicit:
+        path, origin = Path(explicit), "the data directory given"
+    elif os.environ.get("PLANNING_DATA_DIR"):
+        path, origin = Path(os.environ["PLANNING_DATA_DIR"]), "PLANNING_DATA_DIR"
+    else:
+        path, origin = default_data_dir(), "the default data directory"
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise DataError(
+            f"{origin} does not exist: {path}. Pass --data-dir, set PLANNING_DATA_DIR, or set "
+            "data_dir in the scenario to the folder that holds boundaries/, population/, "
+            "deprivation/ and lookups/ (see data/README.md)."
+        )
+    return path
+
+
+def _file(data_dir: Path, role: str) -> Path:
+    path = data_dir / DATA_FILES[role]
+    if not path.is_file():
+        raise DataError(
+            f"missing data file {DATA_FILES[role]} ({role}) in {data_dir}. "
+            "See data/README.md for where its publisher serves it and how to fetch it."
+        )
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_hashes(data_dir: Path) -> dict[str, str]:
+    """SHA-256 of every input file, keyed by its path relative to the data directory."""
+    return {DATA_FILES[role]: file_sha256(_file(data_dir, role)) for role in sorted(DATA_FILES)}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PLANNING_CACHE_DIR", Path.home() / ".cache" / "planning"))
+
+
+# --------------------------------------------------------------------------- councils
+
+
+def resolve_districts(councils: list[str], data_dir: Path) -> pd.DataFrame:
+    """District (LTLA) rows for the councils asked for: upper-tier codes expand to their districts."""
+    table = pd.read_csv(_file(data_dir, "councils"), encoding="utf-8-sig", dtype=str)
+    table = table[table["LTLA23CD"].str.startswith("E")]
+    lookup = table.rename(
+        columns={
+            "LTLA23CD": "district_code",
+            "LTLA23NM": "district_name",
+            "UTLA23CD": "council_code",
+            "UTLA23NM": "council_name",
+        }
+    )[["district_code", "district_name", "council_code", "council_name"]]
+    known_names = dict(zip(lookup.council_code, lookup.council_name, strict=True))
+    known_names.update(zip(lookup.district_code, lookup.district_name, strict=True))
+    problems = []
+    parts = []
+    for code in councils:
+        if code.startswith("E07"):
+            rows = lookup[lookup.district_code == code]
+        else:
+            rows = lookup[lookup.council_code == code]
+        if rows.empty:
+            close = difflib.get_close_matches(code, list(known_names), n=3, cutoff=0.8)
+            hint = ", ".join(f"{c} ({known_names[c]})" for c in close)
+            problems.append(
+                f"{code}: not an English council code in {DATA_FILES['councils']}"
+                + (f"; close codes: {hint}" if hint else "")
+                + ". Use upper-tier E10/E06/E08/E09 or district E07 codes."
+            )
+        parts.append(rows)
+    if problems:
+        raise ConfigError("councils: unknown council code(s):", problems)
+    districts = pd.concat(parts).drop_duplicates("district_code")
+    return districts.sort_values("district_code").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- population
+
+
+def _missing(codes: pd.Index | pd.Series, names: pd.Series, what: str, limit: int = 10) -> list[str]:
+    shown = [f"{c} ({names.get(c, '?')})" for c in list(codes)[:limit]]
+    more = f" and {len(codes) - limit} more" if len(codes) > limit else ""
+    return [f"{len(codes)} area(s) have no {what}: {', '.join(shown)}{more}"]
+
+
+def _census_residents(data_dir: Path, codes: pd.Index) -> pd.Series:
+    census = pd.read_csv(_file(data_dir, "census21"), usecols=["lsoa21_code", "usual_residents"])
+    residents = census.groupby("lsoa21_code")["usual_residents"].sum()
+    return residents.reindex(codes)
+
+
+def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.DataFrame:
+    """Mid-2020 children by age band on 2021 LSOAs.
+
+    Unchanged areas keep their counts, merged areas add up, and a split 2011 area's counts are
+    shared among its 2021 parts in proportion to their Census 2021 residents.
+    """
+    lookup = pd.read_csv(
+        _file(data_dir, "lsoa11_to_lsoa21"), usecols=["lsoa11_code", "lsoa21_code", "change_code"]
+    )
+    wanted11 = lookup.loc[lookup.lsoa21_code.isin(codes), "lsoa11_code"].unique()
+    parts = lookup[lookup.lsoa11_code.isin(wanted11)].copy()
+    all_residents = _census_residents(data_dir, pd.Index(parts.lsoa21_code.unique()))
+    parts["weight_base"] = parts.lsoa21_code.map(all_residents).astype(float)
+    totals = parts.groupby("lsoa11_code")["weight_base"].transform("sum")
+    parts["share"] = np.where(totals > 0, parts.weight_base / totals, 1.0 / parts.groupby(
+        "lsoa11_code")["lsoa21_code"].transform("count"))
+
+    ages = [str(a) for a in range(max(CHILD_AGE_LIMITS.values()) + 1)]
+    pop = pd.read_csv(_file(data_dir, "population20"), usecols=["lsoa11_code", *ages])
+    pop = pop[pop.lsoa11_code.isin(wanted11)].set_index("lsoa11_code")
+    missing11 = sorted(set(wanted11) - set(pop.index))
+    if missing11:
+        raise DataError(
+            f"{len(missing11)} LSOA 2011 code(s) in the lookup have no mid-2020 population: "
+            f"{', '.join(missing11[:10])}"
+        )
+    bands = pd.DataFrame(
+        {col: pop[[str(a) for a in range(top + 1)]].sum(axis=1) for col, top in
+         CHILD_AGE_LIMITS.items()}
+    )
+    carried = parts.join(bands, on="lsoa11_code")
+    for col in CHILD_AGE_LIMITS:
+        carried[col] = carried[col] * carried["share"]
+    by21 = carried.groupby("lsoa21_code")[list(CHILD_AGE_LIMITS)].sum()
+    log.info(
+        "carried mid-2020 children from %d LSOA 2011 to %d LSOA 2021 areas (%s)",
+        len(wanted11),
+        len(codes),
+        ", ".join(f"{k}={v}" for k, v in
+                  parts[parts.lsoa21_code.isin(codes)].change_code.value_counts().items()),
+    )
+    return by21.reindex(codes)
+
+
+# --------------------------------------------------------------------------- areas table
+
+
+def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
+    wards = pd.read_csv(_file(data_dir, "lsoa21_wards"), dtype=str)
+    wards = wards[wards.ltla24_code.isin(districts.district_code)]
+    unmatched = sorted(set(districts.district_code) - set(wards.ltla24_code))
+    if unmatched:
+        raise DataError(
+            f"district(s) with no LSOA 2021 areas in {DATA_FILES['lsoa21_wards']}: "
+            f"{', '.join(unmatched)}"
+        )
+    table = (
+        wards.rename(
+            columns={
+                "lsoa21_code": "area_code",
+                "lsoa21_name": "area_name",
+                "ward24_code": "ward_code",
+                "ward24_name": "ward_name",
+                "ltla24_code": "district_code",
+            }
+        )
+        .drop(columns=["ltla24_name"])
+        .merge(districts, on="district_code", how="left", validate="many_to_one")
+        .sort_values("area_code")
+        .set_index("area_code", drop=False)
+    )
+    if table.index.duplicated().any():
+        raise DataError(f"{DATA_FILES['lsoa21_wards']} lists some LSOA 2021 codes twice")
+    codes = table.index
+    names = table["area_name"]
+    problems: list[str] = []
+
+    table["residents"] = _census_residents(data_dir, codes)
+    if table["residents"].isna().any():
+        problems += _missing(codes[table["residents"].isna()], names, "Census 2021 residents")
+
+    children = _children_2021(data_dir, codes, table["residents"])
+    for col in CHILD_AGE_LIMITS:
+        table[col] = children[col]
+        if table[col].isna().any():
+            problems += _missing(codes[table[col].isna()], names, f"mid-2020 {col}")
+
+    imd = pd.read_csv(
+        _file(data_dir, "imd2025"), usecols=["lsoa21_code", "IMD_score", "IMD_decile"]
+    ).set_index("lsoa21_code")
+    table["imd_score"] = imd["IMD_score"].reindex(codes)
+    table["imd_decile"] = imd["IMD_decile"].reindex(codes)
+    if table["imd_score"].isna().any():
+        problems += _missing(codes[table["imd_score"].isna()], names, "IMD 2025 score")
+
+    quoted = ",".join(f"'{c}'" for c in codes)
+    shapes = pyogrio.read_dataframe(
+        _file(data_dir, "boundaries"), where=f"lsoa21_code IN ({quoted})", columns=["lsoa21_code"]
+    )
+    shapes = shapes.set_index("lsoa21_code").to_crs(CRS)
+    missing_shapes = codes.difference(shapes.index)
+    if len(missing_shapes):
+        problems += _missing(missing_shapes, names, "LSOA 2021 boundary")
+    if problems:
+        raise DataError("the areas table does not join completely:", problems)
+
+    table["imd_decile"] = table["imd_decile"].astype(int)
+    geometry = shapes.geometry.reindex(codes).make_valid()
+    areas = gpd.GeoDataFrame(table[AREA_COLUMNS].reset_index(drop=True),
+                             geometry=geometry.to_numpy(), crs=CRS)
+    log.info(
+        "areas: %d LSOAs in %d districts; %d residents, %.0f children 0-17; all joins 100%%",
+        len(areas), areas.district_code.nunique(), areas.residents.sum(), areas.children_0_17.sum(),
+    )
+    return areas
+
+
+def load_areas(
+    councils: list[str], data_dir: Path | str | None = None, use_cache: bool = True
+) -> AreaData:
+    """One table of LSOA 2021 areas for the given councils (cached by a hash of its inputs)."""
+    root = resolve_data_dir(data_dir)
+    districts = resolve_districts(councils, root)
+    hashes = input_hashes(root)
+    key_text = json.dumps(
+        {"v": CACHE_VERSION, "districts": list(districts.district_code), "inputs": hashes},
+        sort_keys=True,
+    )
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
+    cached = cache_dir() / f"areas-{key}.parquet"
+    if use_cache and cached.is_file():
+        areas = gpd.read_parquet(cached)
+        log.info("areas: %d LSOAs read from cache %s", len(areas), cached.name)
+    else:
+        areas = _build_areas(districts, root)
+        if use_cache:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".tmp{os.getpid()}")
+            areas.to_parquet(tmp)
+            tmp.replace(cached)
+    return AreaData(areas=areas, data_dir=root, input_hashes=hashes)

@@ -1,0 +1,164 @@
+"""The only writer of a run's outputs: CSV, GeoPackage, maps, staffing workbook and manifest.
+
+Everything is written into a staging folder first and moved into place only when all of it has
+been written, so a failed run leaves no partial outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import planning
+from planning.data import file_sha256
+from planning.maps import team_map, team_polygons
+from planning.pipeline import Result
+from planning.solve import solver_versions
+from planning.workbook import write_staffing
+from planning.workforce import RATE_FILES
+
+log = logging.getLogger(__name__)
+
+AREA_COLUMNS = ["area_code", "area_name", "team_id", "district_code", "district_name",
+                "residents", "children_0_17"]
+EXTRA_AREA_COLUMNS = ["ward_code", "ward_name", "council_code", "children_0_19", "children_0_24",
+                      "imd_score", "imd_decile"]
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def areas_table(result: Result) -> pd.DataFrame:
+    areas = result.area_data.areas.drop(columns="geometry").copy()
+    areas["team_id"] = areas.area_code.map(result.teams.assignment)
+    for col in ("residents", "children_0_17", "children_0_19", "children_0_24"):
+        areas[col] = areas[col].round(2)
+    return areas[AREA_COLUMNS + EXTRA_AREA_COLUMNS].sort_values("area_code")
+
+
+def teams_table(result: Result) -> pd.DataFrame:
+    teams = result.teams.teams.copy()
+    if result.hubs is not None:
+        teams["base_hub"] = teams.team_id.map(result.hubs.team_base)
+    return teams
+
+
+def manifest(result: Result) -> dict:
+    teams = result.teams
+    data_dir = result.area_data.data_dir
+    inputs = dict(result.area_data.input_hashes)
+    for rel in sorted(RATE_FILES.values()):
+        path = data_dir / rel
+        if path.is_file():
+            inputs[rel] = file_sha256(path)
+    body = {
+        "scenario": result.scenario.model_dump(mode="json"),
+        "scenario_file": result.scenario_path.name,
+        "status": teams.status,
+        "objective": teams.objective,
+        "objective_units": f"person-km ({teams.population_basis} x km to the team's centre area)",
+        "bound": teams.bound,
+        "gap": teams.gap,
+        "seconds": round(teams.seconds, 2),
+        "teams": len(teams.teams),
+        "areas": len(result.area_data.areas),
+        "allocation_by_group": teams.blocks,
+        "links": [link.__dict__ for link in result.geo.links],
+        "inputs_sha256": dict(sorted(inputs.items())),
+        "versions": {
+            "planning": planning.__version__,
+            "python": platform.python_version(),
+            **solver_versions(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+    }
+    if result.hubs is not None:
+        plan = result.hubs
+        body["hubs"] = {
+            "travel": plan.travel,
+            "children_basis": plan.children_basis,
+            "proven_optimal": plan.proven,
+            "localities": plan.accessibility,
+            "solver_runs": plan.evidence_records(),
+        }
+    body["staffing"] = result.costs.summary()
+    body["published_rates"] = result.posts.comparison.to_dict(orient="records")
+    return _json_ready(body)
+
+
+def _write_all(result: Result, folder: Path) -> None:
+    areas_table(result).to_csv(folder / "areas.csv", index=False, lineterminator="\n")
+    teams_table(result).to_csv(folder / "teams.csv", index=False, lineterminator="\n")
+    gdf = result.area_data.areas[["area_code", "area_name", "district_code", "residents",
+                                  "children_0_17", "geometry"]].copy()
+    gdf["team_id"] = gdf.area_code.map(result.teams.assignment)
+    polygons = team_polygons(result.area_data.areas, result.teams.assignment)
+    team_layer = polygons.merge(teams_table(result), on="team_id")
+    gpkg = folder / "teams.gpkg"
+    gdf.to_file(gpkg, layer="areas", driver="GPKG")
+    team_layer.to_file(gpkg, layer="teams", driver="GPKG")
+    if result.hubs is not None:
+        from planning.hubs import hubs_layer, localities_layer
+
+        hubs_layer(result.hubs).to_file(gpkg, layer="hubs", driver="GPKG")
+        localities_layer(result.area_data.areas, result.hubs).to_file(
+            gpkg, layer="localities", driver="GPKG")
+        result.hubs.hubs.to_csv(folder / "hubs.csv", index=False, lineterminator="\n")
+    fig = team_map(result, polygons)
+    fig.savefig(folder / "teams.png", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    body = manifest(result)
+    run_info = {
+        "scenario": result.scenario.name,
+        "allocation status": body["status"],
+        "allocation gap": body["gap"],
+        "planning version": body["versions"]["planning"],
+        "HiGHS version": body["versions"]["highs"],
+    }
+    write_staffing(folder, result.posts, result.costs, result.scenario.name, run_info)
+    (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+
+
+def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:
+    """Write every output of a run into ``out_dir``, all or nothing."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        _write_all(result, staging)
+        out_dir.mkdir(exist_ok=True)
+        written = []
+        for path in sorted(staging.iterdir()):
+            target = out_dir / path.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(path, target)
+            written.append(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("wrote %d files to %s", len(written), out_dir)
+    return written

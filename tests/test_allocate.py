@@ -1,0 +1,195 @@
+"""Allocation on hand-drawn grids: band, contiguity, nesting, team counts and infeasibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from grids import grid
+
+from planning.allocate import (
+    allocate_teams,
+    check_plan,
+    choose_counts,
+    count_range,
+    population_path,
+)
+from planning.config import Grouping, SolverSettings, TeamSettings
+from planning.errors import InfeasibleError, SolverError
+
+SOLVER = SolverSettings(time_limit_seconds=30, relative_gap=0.0, processes=1)
+
+
+def teams_of(plan) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for code, team in plan.assignment.items():
+        out.setdefault(team, set()).add(code)
+    return out
+
+
+def test_four_by_four_tiles_into_t_shapes():
+    """
+    AAAA
+    AAAA      4 teams of exactly 4 people. The best a team can do is a centre with its three
+    AAAA      neighbours (3 person-km; a 2x2 square costs 2 + sqrt(2)), and four T shapes tile
+    AAAA      the square, so the optimum is 12.
+    """
+    areas, geo = grid("AAAA\nAAAA\nAAAA\nAAAA")
+    settings = TeamSettings(min_population=4, max_population=4.5, total_teams=4)
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(12.0, rel=1e-6)
+    assert plan.bound == pytest.approx(12.0, rel=1e-6)
+    assert plan.gap == pytest.approx(0.0, abs=1e-9)
+    centre_of = plan.teams.set_index("team_id").centre_area_code
+    index = {c: k for k, c in enumerate(geo.codes)}
+    touching = {frozenset(e) for e in geo.edges.tolist()}
+    for team, members in teams_of(plan).items():
+        centre = index[centre_of[team]]
+        others = [index[m] for m in members if index[m] != centre]
+        assert all(frozenset((centre, o)) in touching for o in others), team
+
+
+def test_band_holds_on_weighted_grid():
+    """
+    AAAAAA     one heavy area (weight 5) must share a team with few others
+    """
+    areas, geo = grid("AAAAAA", weights={(0, 0): 5.0})
+    settings = TeamSettings(min_population=5, max_population=6, total_teams=2)
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    sizes = plan.teams.set_index("team_id").residents
+    assert sorted(sizes) == [5, 5]  # {heavy} and the five others
+    assert plan.teams.n_areas.sort_values().tolist() == [1, 5]
+
+
+def test_contiguity_is_enforced_where_distance_alone_would_split_a_team():
+    """
+    A.A        Two arms joined only at the bottom row. The top cells of both arms are 2 km
+    A.A        apart; without contiguity one team would take both tops. With it, each team
+    A.A        must be a connected piece.
+    AAA
+    """
+    areas, geo = grid("A.A\nA.A\nA.A\nAAA")
+    settings = TeamSettings(min_population=4, max_population=5, total_teams=2)
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    check_plan(plan.assignment, areas, geo, settings)  # raises if split or out of band
+    assert plan.status == "optimal"
+    assert len(teams_of(plan)) == 2
+
+
+def test_island_beyond_a_cut_vertex_stays_with_its_bridge():
+    """
+    AAAA.BB    B B is an 'island' reached only through the bridge cell at (0,3)-(0,5): we draw
+    AAAA.BB    it as a separate piece joined by one edge added below.
+    """
+    areas, geo = grid("AAAA.BB\nAAAA.BB")
+    codes = list(geo.codes)
+    a, b = codes.index("E01000003"), codes.index("E01000004")  # (0,3) and (0,5)
+    geo = type(geo)(geo.codes, geo.names, geo.x_m, geo.y_m,
+                    np.vstack([geo.edges, [[a, b]]]), geo.links)
+    settings = TeamSettings(min_population=4, max_population=7, total_teams=2)
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    check_plan(plan.assignment, areas, geo, settings)
+    island = {"E01000004", "E01000005", "E01000010", "E01000011"}
+    teams = teams_of(plan)
+    holder = [t for t, m in teams.items() if island & m]
+    assert len(holder) == 1  # the island is never split
+
+
+def test_teams_nest_in_districts_and_groupings():
+    """
+    AABB
+    AABB       districts A, B, C, D; groupings {A,B} and {C,D}; 2 teams per grouping
+    CCDD
+    CCDD
+    """
+    areas, geo = grid("AABB\nAABB\nCCDD\nCCDD")
+    code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
+    settings = TeamSettings(
+        min_population=3, max_population=5, nesting="groupings", total_teams=4,
+        groupings=[Grouping(name="north", districts=[code["A"], code["B"]]),
+                   Grouping(name="south", districts=[code["C"], code["D"]])],
+    )
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    groups = plan.teams.groupby("group").size().to_dict()
+    assert groups == {"north": 2, "south": 2}
+    by_district = TeamSettings(min_population=3, max_population=5, nesting="district")
+    plan = allocate_teams(areas, geo, by_district, SOLVER)
+    for team, members in teams_of(plan).items():
+        districts = set(areas.set_index("area_code").loc[sorted(members), "district_code"])
+        assert len(districts) == 1, team
+
+
+def test_free_count_picks_the_cheapest_admissible_count():
+    areas, geo = grid("AAAAAAAA")
+    settings = TeamSettings(min_population=2, max_population=4)  # 2-4 teams admissible
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    assert len(plan.teams) == 4  # more teams, shorter trips
+    assert plan.objective == pytest.approx(4.0)
+
+
+def test_band_no_count_can_meet_is_explained_before_solving():
+    areas, geo = grid("AAAAA\nAAAAA")  # 10 people
+    settings = TeamSettings(min_population=4, max_population=4.5)
+    with pytest.raises(InfeasibleError) as err:
+        allocate_teams(areas, geo, settings, SOLVER)
+    text = str(err.value)
+    assert "District A: 10 residents cannot be split into teams of 4-4.5" in text
+    assert "lower min_population to 3 (3 teams) or raise max_population to 5 (2 teams)" in text
+    assert err.value.exit_code == 3
+
+
+def test_group_count_range_outside_band_names_group_and_what_fits():
+    areas, geo = grid("AAAAAA\nBBBBBB")
+    code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
+    settings = TeamSettings(
+        min_population=2, max_population=3, nesting="groupings",
+        groupings=[Grouping(name="west", districts=[code["A"]], min_teams=4, max_teams=5),
+                   Grouping(name="east", districts=[code["B"]])],
+    )
+    with pytest.raises(InfeasibleError) as err:
+        allocate_teams(areas, geo, settings, SOLVER)
+    assert "west: 6 residents cannot form 4-5 teams" in str(err.value)
+    assert "the band admits 2-3 teams" in str(err.value)
+
+
+def test_total_outside_what_groups_admit_is_explained():
+    areas, geo = grid("AAAAAA")
+    settings = TeamSettings(min_population=2, max_population=3, total_teams=5)
+    with pytest.raises(InfeasibleError, match="total_teams 5 cannot be met"):
+        allocate_teams(areas, geo, settings, SOLVER)
+
+
+def test_district_missing_from_groupings_is_named():
+    areas, geo = grid("AAB")
+    code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
+    settings = TeamSettings(min_population=1, max_population=3, nesting="groupings",
+                            groupings=[Grouping(name="only A", districts=[code["A"]])])
+    with pytest.raises(InfeasibleError, match=r"is in no grouping"):
+        allocate_teams(areas, geo, settings, SOLVER)
+
+
+def test_check_plan_rejects_split_and_out_of_band_teams():
+    areas, geo = grid("AAAA")
+    settings = TeamSettings(min_population=2, max_population=2.5)
+    split = areas.set_index("area_code").assign(team=["T1", "T2", "T2", "T1"]).team
+    with pytest.raises(SolverError, match="T1: not contiguous"):
+        check_plan(split, areas, geo, settings)
+    lopsided = areas.set_index("area_code").assign(team=["T1", "T2", "T2", "T2"]).team
+    with pytest.raises(SolverError, match="outside the band"):
+        check_plan(lopsided, areas, geo, settings)
+
+
+def test_count_range_and_population_paths():
+    assert count_range(100, 30, 50) == (2, 3)
+    edges = np.array([[0, 1], [1, 2]])
+    paths = population_path(3, edges, np.array([1.0, 2.0, 3.0]))
+    assert paths[0, 2] == pytest.approx(6.0, abs=1e-4)
+    assert paths[1, 1] == pytest.approx(2.0)
+
+
+def test_choose_counts_is_exact_dynamic_programme():
+    values = [{1: 10.0, 2: 6.0}, {1: 9.0, 2: 8.0}, {1: 5.0, 2: 1.0}]
+    assert choose_counts(values, (4, 4)) == (20.0, [1, 1, 2])  # ties (2,1,1): first kept
+    assert choose_counts(values, (5, 5)) == (16.0, [2, 1, 2])
+    assert choose_counts(values, None) == (15.0, [2, 2, 2])
+    assert choose_counts(values, (7, 9)) is None
