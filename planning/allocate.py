@@ -59,6 +59,7 @@ class BlockInstance:
     name: str
     weights: np.ndarray  # population on the band's basis, per member
     dist_km: np.ndarray  # (n, n)
+    cost: np.ndarray  # (n, n): person-km of area i in the team centred at j, plus any change penalty
     edges: np.ndarray  # (m, 2) local indices
     min_pop: float
     max_pop: float
@@ -98,6 +99,9 @@ class TeamPlan:
     seconds: float
     population_basis: str
     blocks: list[dict] = field(default_factory=list)
+    changed_areas: int | None = None  # with a current plan: areas whose team changes
+    changed_residents: float | None = None
+    changed_children: float | None = None
 
 
 # --------------------------------------------------------------------------- blocks and counts
@@ -206,9 +210,14 @@ def feasible_blocks(areas: pd.DataFrame, settings: TeamSettings) -> list[Block]:
 
 
 def block_instance(
-    geo: Geography, weights: np.ndarray, block: Block, settings: TeamSettings
+    geo: Geography, weights: np.ndarray, block: Block, settings: TeamSettings,
+    current: np.ndarray | None = None,
 ) -> BlockInstance:
-    """The arrays of one block, with edges restricted to it and relabelled 0..n-1."""
+    """The arrays of one block, with edges restricted to it and relabelled 0..n-1.
+
+    With a current plan (team label per area), putting area i in the team centred at j costs
+    ``change_penalty_km_per_person`` extra per person when i's current team differs from j's.
+    """
     members = block.members
     local = -np.ones(geo.n, dtype=int)
     local[members] = np.arange(len(members))
@@ -216,10 +225,16 @@ def block_instance(
     inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
     edges = np.column_stack([local[e[inside, 0]], local[e[inside, 1]]])
     labels = tuple(geo.label(i) for i in members)
+    dist = geo.distance_km(members, members)
+    cost = weights[members, None] * dist
+    if current is not None and settings.change_penalty_km_per_person > 0:
+        moved = current[members, None] != current[None, members]
+        cost = cost + settings.change_penalty_km_per_person * weights[members, None] * moved
     return BlockInstance(
         name=block.name,
         weights=weights[members].astype(float),
-        dist_km=geo.distance_km(members, members),
+        dist_km=dist,
+        cost=cost,
         edges=edges,
         min_pop=float(settings.min_population),
         max_pop=float(settings.max_population),
@@ -304,7 +319,7 @@ def split_teams(centres: np.ndarray, adj: list[np.ndarray]) -> list[tuple[int, n
 
 
 def plan_cost(centres: np.ndarray, inst: BlockInstance) -> float:
-    return float((inst.weights * inst.dist_km[np.arange(len(centres)), centres]).sum())
+    return float(inst.cost[np.arange(len(centres)), centres].sum())
 
 
 def plan_is_valid(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> bool:
@@ -335,7 +350,7 @@ def repair(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> n
             for t in sorted(targets):
                 if pops[t] + piece_pop > inst.max_pop + 1e-6:
                     continue
-                cost = float((inst.weights[piece] * inst.dist_km[piece, t]).sum())
+                cost = float(inst.cost[piece, t].sum())
                 if best is None or cost < best[0]:
                     best = (cost, t)
             if best is not None:
@@ -367,9 +382,97 @@ def _connected_without(members: np.ndarray, drop: int, adj: list[np.ndarray]) ->
 
 
 def _medoid(members: np.ndarray, inst: BlockInstance) -> tuple[int, float]:
-    costs = (inst.weights[members, None] * inst.dist_km[np.ix_(members, members)]).sum(axis=0)
+    costs = inst.cost[np.ix_(members, members)].sum(axis=0)
     k = int(np.argmin(costs))
     return int(members[k]), float(costs[k])
+
+
+def grow_plan(seeds: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
+    """A contiguous plan grown from seed areas, then balanced into the band (None if it cannot be).
+
+    Teams grow one touching area at a time, always the unclaimed area nearest its team's seed,
+    while they stay under the band's maximum; leftovers join a touching team; then single areas
+    move between touching teams, keeping each contiguous, until every team is in the band.
+    """
+    import heapq
+
+    n = len(inst.weights)
+    team = -np.ones(n, dtype=int)
+    pops = np.zeros(n)
+    heap: list[tuple[float, int, int]] = []
+    for s in seeds:
+        team[s] = s
+        pops[s] = inst.weights[s]
+        for v in adj[s]:
+            heapq.heappush(heap, (inst.dist_km[v, s], int(v), int(s)))
+    while heap:
+        _, v, s = heapq.heappop(heap)
+        if team[v] >= 0 or pops[s] + inst.weights[v] > inst.max_pop:
+            continue
+        team[v] = s
+        pops[s] += inst.weights[v]
+        for u in adj[v]:
+            if team[u] < 0:
+                heapq.heappush(heap, (inst.dist_km[u, s], int(u), int(s)))
+    while (team < 0).any():  # leftovers: join the nearest touching team
+        progress = False
+        for v in np.flatnonzero(team < 0):
+            near = [int(team[u]) for u in adj[v] if team[u] >= 0]
+            if near:
+                s = min(near, key=lambda c: (inst.dist_km[v, c], c))
+                team[v] = s
+                pops[s] += inst.weights[v]
+                progress = True
+        if not progress:
+            return None
+    return balance(team, inst, adj)
+
+
+def balance(team: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
+    """Move single boundary areas between touching teams to bring every team into the band."""
+    team = team.copy()
+    lo, hi = inst.min_pop, inst.max_pop
+
+    def excess(p: float) -> float:
+        return max(0.0, lo - p) + max(0.0, p - hi)
+
+    pops = {int(c): float(inst.weights[team == c].sum()) for c in np.unique(team)}
+    for _ in range(20 * len(team)):
+        if all(excess(p) < 1e-6 for p in pops.values()):
+            return team
+        best = None
+        for i in range(len(team)):
+            a = int(team[i])
+            w = inst.weights[i]
+            if i == a:
+                continue
+            for b in sorted({int(team[v]) for v in adj[i]} - {a}):
+                before = excess(pops[a]) + excess(pops[b])
+                after = excess(pops[a] - w) + excess(pops[b] + w)
+                if after < before - 1e-6:
+                    gain = (before - after, -inst.dist_km[i, b])
+                    if best is None or gain > best[0]:
+                        members = np.flatnonzero(team == a)
+                        if _connected_without(members, i, adj):
+                            best = (gain, i, a, b)
+        if best is None:
+            return None
+        _, i, a, b = best
+        team[i] = b
+        pops[a] -= inst.weights[i]
+        pops[b] += inst.weights[i]
+    return None
+
+
+def spread_seeds(count: int, inst: BlockInstance, preferred: np.ndarray) -> np.ndarray:
+    """``count`` seed areas: the first preferred one, then each next the preferred area farthest
+    (population-weighted) from the seeds so far."""
+    seeds = [int(preferred[0])]
+    pool = preferred[: max(count * 6, count)]
+    while len(seeds) < count:
+        gap = inst.dist_km[np.ix_(pool, seeds)].min(axis=1)
+        seeds.append(int(pool[int(np.argmax(gap))]))
+    return np.array(seeds)
 
 
 def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray:
@@ -435,7 +538,7 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
     """
     n = len(inst.weights)
     w, d = inst.weights, inst.dist_km
-    cost = w[:, None] * d
+    cost = inst.cost
     centres = np.flatnonzero(np.diag(allowed))
     lp = IncrementalLp(
         np.concatenate([np.ones(n), [count], np.full(n, -np.inf), np.zeros(n)]),
@@ -471,9 +574,21 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
             np.tile([1.0, -1.0], m),
         )
         present[ii, jj] = True
+        col_index.extend(range(first, first + m))
         col_i.extend(ii.tolist())
         col_j.extend(jj.tolist())
 
+    # artificial columns keep every restricted LP feasible (big-M phase one): one per
+    # assignment row and one per band-floor row; a positive one at the end means no LP solution
+    big = 10.0 * float(d.max() + 1.0)
+    lp.add_columns(
+        np.concatenate([np.full(n, big * float(w.max() + 1.0)), np.full(n, big)]),
+        np.concatenate([np.ones(n), np.full(n, inst.min_pop)]),
+        np.arange(2 * n + 1), np.concatenate([np.arange(n), 2 * n + 1 + np.arange(n)]),
+        np.ones(2 * n),
+    )
+    artificial = np.arange(k, k + 2 * n)
+    col_index = list(range(k))
     per_area = min(n - 1, 12)
     order = np.argsort(np.where(offdiag, d, np.inf), axis=1, kind="stable")[:, :per_area]
     first_i = np.repeat(np.arange(n), per_area)
@@ -481,23 +596,16 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
     keep = offdiag[first_i, first_j]
     add(first_i[keep], first_j[keep])
     sol = lp.solve()
-    while sol is None and (offdiag & ~present).any():
-        # too few columns for a feasible LP: add each area's next nearest centres
-        per_area = min(n - 1, per_area * 2)
-        order = np.argsort(np.where(offdiag & ~present, d, np.inf), axis=1, kind="stable")
-        ii = np.repeat(np.arange(n), per_area)
-        jj = order[:, :per_area].ravel()
-        keep = offdiag[ii, jj] & ~present[ii, jj]
-        add(ii[keep], jj[keep])
-        sol = lp.solve()
     if sol is None:
-        return None
+        raise SolverError(f"{inst.name}: the LP relaxation failed to solve")
     for _ in range(200):
         ya, ycap, yfloor = sol.row_dual[:n], sol.row_dual[n + 1:2 * n + 1], sol.row_dual[2 * n + 1:3 * n + 1]
         rc = cost - ya[:, None] - w[:, None] * (ycap + yfloor)[None, :]
         candidate = np.where(offdiag & ~present, rc, np.inf)
         if candidate.min() >= -1e-9 * max(1.0, abs(sol.objective)):
-            rc[np.array(col_i), np.array(col_j)] = sol.col_dual
+            if sol.x[artificial].max() > 1e-6:
+                return None  # the LP itself has no solution: neither has the MIP
+            rc[np.array(col_i), np.array(col_j)] = sol.col_dual[np.array(col_index)]
             rc = np.where(present | offdiag, np.maximum(rc, 0.0), np.inf)
             opened = np.zeros(n)
             opened[centres] = sol.x[:len(centres)]
@@ -506,9 +614,131 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
         take = (np.take_along_axis(candidate, best, axis=1) < 0).ravel()
         add(np.repeat(np.arange(n), 20)[take], best.ravel()[take])
         sol = lp.solve()
+        log.debug("%s: LP %.1f with %d columns", inst.name, sol.objective if sol else math.nan,
+                  int(present.sum()))
         if sol is None:
             raise SolverError(f"{inst.name}: the LP lost its solution while adding columns")
     raise SolverError(f"{inst.name}: column generation did not converge in 200 rounds")
+
+
+# --------------------------------------------------------------------------- large blocks
+
+
+LARGE_BLOCK_AREAS = 250  # above this, the LP by column generation is too slow on 2 cores
+
+
+def _knapsacks(r: np.ndarray, inst: BlockInstance, allowed: np.ndarray):
+    """For every centre j, the LP knapsack: min sum r_ij x_ij over i != j with the team's
+    population (w_j plus what it takes) inside the band. Returns values and fractional x."""
+    n = len(inst.weights)
+    w = inst.weights
+    usable = allowed & ~np.eye(n, dtype=bool)
+    ratio = np.where(usable, r / w[:, None], np.inf)
+    order = np.argsort(ratio, axis=0, kind="stable")
+    w_sorted = np.where(np.take_along_axis(usable, order, axis=0), w[order], 0.0)
+    r_sorted = np.where(np.take_along_axis(usable, order, axis=0),
+                        np.take_along_axis(r, order, axis=0), 0.0)
+    cum_w = np.cumsum(w_sorted, axis=0)
+    negative = (np.take_along_axis(ratio, order, axis=0) < 0) & (w_sorted > 0)
+    low = inst.min_pop - w
+    high = inst.max_pop - w
+    amount = np.clip((w_sorted * negative).sum(axis=0), np.maximum(low, 0), high)
+    amount = np.minimum(amount, cum_w[-1])  # cannot take more than exists
+    before = cum_w - w_sorted
+    share = np.clip((amount[None, :] - before) / np.where(w_sorted > 0, w_sorted, 1.0), 0, 1)
+    share[w_sorted == 0] = 0.0
+    values = np.diag(r) + (share * r_sorted).sum(axis=0)
+    feasible = (high >= 0) & (cum_w[-1] >= low - 1e-9) & np.diag(allowed)
+    values = np.where(feasible, values, np.inf)
+    x = np.zeros((n, n))
+    np.put_along_axis(x, order, share, axis=0)
+    return values, x
+
+
+def lagrangian_bound(inst: BlockInstance, allowed: np.ndarray, count: int, upper: float,
+                     seconds: float) -> tuple[float, np.ndarray]:
+    """A lower bound for the whole model by Lagrangian relaxation of 'each area in one team'.
+
+    For any multipliers, the sum of the multipliers plus the ``count`` cheapest centres' LP
+    knapsacks bounds every plan from below; subgradient steps (Polyak, towards ``upper``) raise
+    it. Returns the best bound and each centre's knapsack value at the best multipliers.
+    """
+    n = len(inst.weights)
+    cost = inst.cost
+    lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // count))]
+    lam = np.where(np.isfinite(lam), lam, 0.0)
+    best, best_values = -math.inf, np.zeros(n)
+    step, stall = 1.0, 0
+    stop = time.perf_counter() + seconds
+    for _ in range(400):
+        values, x = _knapsacks(cost - lam[:, None], inst, allowed)
+        chosen = np.argsort(values, kind="stable")[:count]
+        if not np.all(np.isfinite(values[chosen])):
+            return math.inf, values
+        bound = float(lam.sum() + values[chosen].sum())
+        if bound > best + 1e-9 * abs(bound):
+            best, best_values, stall = bound, values, 0
+        else:
+            stall += 1
+            if stall >= 15:
+                step, stall = step / 2, 0
+        covered = x[:, chosen].sum(axis=1)
+        covered[chosen] += 1.0
+        g = 1.0 - covered
+        norm = float(g @ g)
+        if norm < 1e-12 or step < 1e-4 or time.perf_counter() > stop:
+            break
+        target = upper if np.isfinite(upper) else best + 0.05 * abs(best)
+        lam = lam + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
+    return best, best_values
+
+
+def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, deadline: float,
+                      gap_target: float, incumbent: np.ndarray | None = None) -> BlockResult:
+    """A large block: a plan from a MIP over the most promising centres, improved by local
+    search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
+    start = time.perf_counter()
+    n = len(inst.weights)
+    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    adj = _adjacency(n, inst.edges)
+    budget = max(1.0, deadline - time.perf_counter())
+    bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.3 * budget)
+    if not np.isfinite(bound):
+        return BlockResult(inst.name, count, "infeasible", None, None, None,
+                           time.perf_counter() - start, 0, 0)
+    best = incumbent
+    rounds = cuts = 0
+    if best is None:
+        preferred = np.argsort(values, kind="stable")
+        grown = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
+        if grown is not None:
+            best = improve(grown, inst, adj)
+    for width in (3, 2, 1):
+        if best is not None:
+            break
+        centres = np.zeros(n, dtype=bool)
+        centres[np.argsort(values, kind="stable")[:width * count]] = True
+        columns = allowed & centres[None, :]
+        columns[np.arange(n), np.arange(n)] = centres
+        model = BlockModel(inst, columns, count, solver)
+        stop = min(deadline, time.perf_counter() + 0.5 * (deadline - time.perf_counter()))
+        _, plan, _, r = model.solve(stop, gap_target, None, math.inf)
+        rounds, cuts = rounds + r, cuts + model.cuts
+        if plan is not None:
+            best = plan
+    if best is None:
+        return BlockResult(inst.name, count, "time_limit", None, bound, None,
+                           time.perf_counter() - start, rounds, cuts)
+    best = improve(best, inst, adj)
+    objective = plan_cost(best, inst)
+    remaining = deadline - time.perf_counter()
+    if remaining > 1 and relative_gap(objective, bound) > gap_target:
+        better, _ = lagrangian_bound(inst, allowed, count, objective, remaining)
+        bound = max(bound, better)
+    bound = min(bound, objective)
+    status = "optimal" if relative_gap(objective, bound) <= gap_target + 1e-12 else "time_limit"
+    return BlockResult(inst.name, count, status, objective, bound, best,
+                       time.perf_counter() - start, rounds, cuts)
 
 
 # --------------------------------------------------------------------------- the block model
@@ -535,8 +765,8 @@ class BlockModel:
         for i, j in x:
             by_area[i].append(j)
             by_centre[j].append(i)
-        w, d = inst.weights, inst.dist_km
-        prob += pulp.lpSum(float(w[i] * d[i, j]) * var for (i, j), var in x.items())
+        w = inst.weights
+        prob += pulp.lpSum(float(inst.cost[i, j]) * var for (i, j), var in x.items())
         for i in range(n):
             prob += pulp.lpSum(x[i, j] for j in by_area[i]) == 1, f"one_team_{i}"
         prob += pulp.lpSum(x[j, j] for j in range(n) if (j, j) in x) == count, "team_count"
@@ -691,15 +921,17 @@ def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, d
 
     # 2. quick plans on few centres
     opened = lp.centre_value > 1e-6
-    tries = ((opened, 0.02), (np.diag(extra) <= 0.02 * lp.value, 0.03),
-             (np.ones(n, dtype=bool), 0.06))
+    tries = ((opened, 0.02), (np.diag(extra) <= 0.02 * lp.value, 0.03))
     for centres, slack in tries if best is None else ():
         columns = allowed & centres[None, :] & (extra <= slack * lp.value)
         columns[np.arange(n), np.arange(n)] &= centres
         if np.diag(columns).sum() >= count:
-            run(columns, 10.0, gap_target / 4)
+            run(columns, min(10.0, 0.25 * (deadline - time.perf_counter())), gap_target / 4)
         if best is not None:
             break
+    if best is None:  # a plan grown from the centres the LP opens most, always quick
+        preferred = np.argsort(-lp.centre_value, kind="stable")
+        best = grow_plan(spread_seeds(count, inst, preferred), inst, _adjacency(n, inst.edges))
     if best is not None:
         best = improve(best, inst, _adjacency(n, inst.edges))
     # 3. exact on the columns that could still improve on the plan
@@ -728,7 +960,8 @@ def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, d
 def _solve_task(args: tuple) -> BlockResult:
     inst, count, solver, budget, deadline_wall, gap_target, incumbent = args
     deadline = time.perf_counter() + max(0.0, min(budget, deadline_wall - time.time()))
-    result = solve_block_count(inst, count, solver, deadline, gap_target, incumbent)
+    solve = solve_large_block if len(inst.weights) > LARGE_BLOCK_AREAS else solve_block_count
+    result = solve(inst, count, solver, deadline, gap_target, incumbent)
     log.info("%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
              inst.name, count, result.status, result.objective or math.nan,
              result.bound or math.nan, result.seconds, result.cut_rounds, result.cuts)
@@ -736,9 +969,12 @@ def _solve_task(args: tuple) -> BlockResult:
 
 
 def _bound_task(args: tuple) -> float | None:
-    inst, count, threads = args
+    inst, count, threads, seconds = args
     n = len(inst.weights)
     allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    if n > LARGE_BLOCK_AREAS:
+        bound, _ = lagrangian_bound(inst, allowed, count, math.inf, seconds)
+        return None if not np.isfinite(bound) else bound
     lp = lp_bound(inst, allowed, count, threads)
     return None if lp is None else lp.value
 
@@ -797,7 +1033,8 @@ def _map(tasks: list[tuple], fn, processes: int) -> list:
 
 
 def allocate_teams(
-    areas: pd.DataFrame, geo: Geography, settings: TeamSettings, solver: SolverSettings
+    areas: pd.DataFrame, geo: Geography, settings: TeamSettings, solver: SolverSettings,
+    current: pd.Series | None = None,
 ) -> TeamPlan:
     """Contiguous teams within the band, with the team count per block chosen exactly.
 
@@ -814,10 +1051,13 @@ def allocate_teams(
             "some single areas exceed the band's maximum on their own:",
             [f"{geo.label(i)}: {weights[i]:,.0f}" for i in too_big],
         )
-    insts = [block_instance(geo, weights, b, settings) for b in blocks]
+    labels = None if current is None else current.reindex(areas.area_code).to_numpy()
+    insts = [block_instance(geo, weights, b, settings, labels) for b in blocks]
     total = None if settings.total_teams is None else (settings.total_teams, settings.total_teams)
     keys = [(b, c) for b, blk in enumerate(blocks) for c in blk.counts]
-    lp_values = _map([(insts[b], c, solver.threads) for b, c in keys], _bound_task, solver.processes)
+    bound_seconds = 0.15 * solver.time_limit_seconds * solver.processes / len(keys)
+    lp_values = _map([(insts[b], c, solver.threads, bound_seconds) for b, c in keys], _bound_task,
+                     solver.processes)
     lower = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
     upper = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
     results: dict[tuple[int, int], BlockResult] = {}
@@ -864,8 +1104,21 @@ def allocate_teams(
     ]
     log.info("allocation: %d teams, objective %.0f, bound %.0f, gap %.3f%%, %.1f s (%s)",
              len(plan.teams), objective, bound, 100 * gap, seconds, status)
+    changed = {}
+    if labels is not None:
+        centre_of = {code: i for i, code in enumerate(geo.codes)}
+        centres = plan.teams.set_index("team_id").centre_area_code
+        centre_label = plan.assignment.map(centres).map(centre_of).map(lambda i: labels[i])
+        moved = (centre_label.to_numpy() != labels)
+        changed = {
+            "changed_areas": int(moved.sum()),
+            "changed_residents": float(areas.residents.to_numpy()[moved].sum()),
+            "changed_children": float(areas.children_0_17.to_numpy()[moved].sum()),
+        }
+        log.info("against the current plan: %d areas, %.0f residents change team",
+                 changed["changed_areas"], changed["changed_residents"])
     return TeamPlan(plan.assignment, plan.teams, status, objective, bound, gap, seconds,
-                    settings.population_basis, block_rows)
+                    settings.population_basis, block_rows, **changed)
 
 
 def _assemble(areas: pd.DataFrame, geo: Geography, blocks: list[Block], chosen: list[BlockResult],

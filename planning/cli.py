@@ -1,4 +1,7 @@
-"""Command line: planning validate | run. Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other."""
+"""Command line: planning validate | run | compare | sweep.
+
+Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path)
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--data-dir", type=Path, help=data_help)
+    _studio_parsers(sub, data_help)
     return parser
+
+
+def _studio_parsers(sub, data_help: str) -> None:
+    compare = sub.add_parser(
+        "compare", help="run several scenarios and compare them side by side (first = reference)")
+    compare.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO")
+    compare.add_argument("--out", type=Path, required=True, help="output folder")
+    compare.add_argument("--data-dir", type=Path, help=data_help)
+    sweep = sub.add_parser("sweep", help="run a scenario for every value of one or more settings")
+    sweep.add_argument("scenario", type=Path)
+    sweep.add_argument("--set", dest="settings", action="append", required=True,
+                       metavar="KEY=V1,V2", help="dotted setting and its values, e.g. "
+                       "teams.max_population=45000,50000 (repeat for a grid)")
+    sweep.add_argument("--out", type=Path, required=True, help="output folder")
+    sweep.add_argument("--runs", action="store_true", help="also write every variant's run "
+                       "folder (report, maps, workbook) under OUT/runs")
+    sweep.add_argument("--data-dir", type=Path, help=data_help)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -53,6 +74,84 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Progress:
+    """A progress bar on stderr (tqdm if installed, else one line per step); logging goes
+    through it so log lines do not break the bar."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done, self._bar, self._redirect = total, desc, 0, None, None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def _start(self) -> None:
+        """Show the bar from the first finished step, so bad input gives just the error."""
+        try:
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+        except ImportError:
+            return
+        self._bar = tqdm(total=self.total, desc=self.desc, file=sys.stderr, unit="step",
+                         dynamic_ncols=True)
+        self._redirect = logging_redirect_tqdm()
+        self._redirect.__enter__()
+
+    def __call__(self, step: str) -> None:
+        if self.done == 0:
+            self._start()
+        self.done += 1
+        if self._bar is None:
+            print(f"[{self.done}/{self.total}] {step}", file=sys.stderr)
+        else:
+            self._bar.set_postfix_str(step, refresh=False)
+            self._bar.update(1)
+
+    def __exit__(self, *exc) -> None:
+        if self._redirect is not None:
+            self._redirect.__exit__(*exc)
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from planning.pipeline import STAGES
+    from planning.studio import compare_scenarios, write_compare
+
+    start = time.perf_counter()
+    n = len(args.scenarios)
+    with _Progress(n * (len(STAGES) + 1), "compare") as progress:
+        comparison = compare_scenarios(args.scenarios, args.data_dir, progress)
+        written = write_compare(comparison, args.out, progress)
+    table = comparison.table.set_index("metric")
+    keys = ["teams", "residents_per_team_min", "residents_per_team_max", "gap",
+            "areas_changing_team_vs_first", "total_fte", "total_cost_gbp"]
+    print(table.loc[[k for k in keys if k in table.index], comparison.labels].to_string())
+    print(f"compared {n} scenarios in {time.perf_counter() - start:.1f} s; wrote "
+          f"{len(written)} files and folders to {args.out}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import math
+
+    from planning.pipeline import STAGES
+    from planning.studio import parse_set, sweep_scenario, write_sweep
+
+    start = time.perf_counter()
+    settings = [parse_set(text) for text in args.settings]
+    variants = math.prod(len(s.values) for s in settings)
+    steps = variants * (len(STAGES) + (1 if args.runs else 0))
+    with _Progress(steps, "sweep") as progress:
+        sweep = sweep_scenario(args.scenario, settings, args.data_dir, progress)
+        written = write_sweep(sweep, args.out, runs=args.runs, progress=progress)
+    cols = [c for c in ["variant", "teams", "gap", "total_fte", "total_cost_gbp",
+                        "budget_position", "stages_reused"] if c in sweep.table]
+    print(sweep.table[cols].to_string(index=False))
+    print(f"ran {variants} variants in {time.perf_counter() - start:.1f} s; wrote "
+          f"{len(written)} files and folders to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -61,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return _validate(args) if args.command == "validate" else _run(args)
+        handlers = {"validate": _validate, "run": _run, "compare": _compare, "sweep": _sweep}
+        return handlers[args.command](args)
     except PlanningError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -60,6 +60,14 @@ class TeamSettings(StrictModel):
     total_teams: int | None = Field(
         None, ge=1, description="Exact number of teams in all; free within the band if omitted."
     )
+    current_plan_csv: Path | None = Field(
+        None, description="The current plan: CSV with columns area_code, team_id (path relative "
+        "to the scenario file). Outputs report how many areas, residents and children change team."
+    )
+    change_penalty_km_per_person: float = Field(
+        0.0, ge=0, description="With a current plan: moving a person to another team costs as "
+        "much as that person travelling this many km further (0 = compactness only)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TeamSettings:

@@ -323,3 +323,35 @@ def load_areas(
             areas.to_parquet(tmp)
             tmp.replace(cached)
     return AreaData(areas=areas, data_dir=root, input_hashes=hashes)
+
+
+def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
+    """A current plan (CSV: area_code, team_id) as team labels aligned with the areas table."""
+    if not Path(path).is_file():
+        raise ConfigError(f"teams.current_plan_csv: file not found: {path}")
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"teams.current_plan_csv: {path} is not a readable CSV: {exc}") from None
+    absent = [c for c in ("area_code", "team_id") if c not in table.columns]
+    if absent:
+        raise ConfigError(
+            f"teams.current_plan_csv: {path} needs columns area_code and team_id; missing "
+            f"{', '.join(absent)} (found {', '.join(map(str, table.columns))})"
+        )
+    table = table.dropna(subset=["area_code"]).drop_duplicates()
+    doubled = table.area_code[table.area_code.duplicated()].unique()
+    names = dict(zip(areas.area_code, areas.area_name, strict=True))
+    problems = []
+    if len(doubled):
+        problems.append(f"areas in two teams: {', '.join(sorted(doubled)[:10])}")
+    plan = table.drop_duplicates("area_code").set_index("area_code").team_id
+    unknown = sorted(set(plan.index) - set(names))
+    if unknown:
+        problems.append(f"areas not in the scenario's councils: {', '.join(unknown[:10])}")
+    missing = [c for c in areas.area_code if c not in plan.index or pd.isna(plan.get(c))]
+    if missing:
+        problems.append(_missing(pd.Index(missing), pd.Series(names), "team in the current plan")[0])
+    if problems:
+        raise ConfigError(f"teams.current_plan_csv: {path} does not cover the areas:", problems)
+    return plan.reindex(areas.area_code)

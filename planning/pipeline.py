@@ -1,20 +1,30 @@
-"""run_scenario: the stages in order, logging counts after each. Computes; never writes."""
+"""run_scenario: the stages in order, logging counts after each. Computes; never writes.
+
+Each stage can be cached by the settings it reads (pass the same ``cache`` dict to later runs):
+a sweep that varies only workforce or cost settings allocates teams and places hubs once.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
 from planning.config import Scenario, load_scenario
 from planning.costing import Costs, cost_plan
-from planning.data import AreaData, load_areas
+from planning.data import AreaData, load_areas, read_current_plan
 from planning.geography import Geography, build_geography
 from planning.hubs import HubPlan, place_hubs, resolve_localities
 from planning.workforce import Posts, Rates, published_rates, size_workforce
 
 log = logging.getLogger(__name__)
+
+#: Stages of a run, in order; ``progress`` is called once per stage with "label: stage".
+STAGES = ("areas", "geography", "teams", "hubs", "workforce", "costs")
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,8 @@ class Result:
     costs: Costs
 
 
-def _data_dir(scenario: Scenario, scenario_path: Path, data_dir: Path | str | None):
+def data_dir_for(scenario: Scenario, scenario_path: Path, data_dir: Path | str | None):
+    """--data-dir, else the scenario's data_dir (relative to its file), else None (the default)."""
     if data_dir is not None:
         return data_dir
     if scenario.data_dir is not None:
@@ -44,9 +55,11 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
     """Schema and data checks without solving: areas join, geography links, band feasibility."""
     path = Path(path)
     scenario = load_scenario(path)
-    area_data = load_areas(scenario.councils, _data_dir(scenario, path, data_dir))
+    area_data = load_areas(scenario.councils, data_dir_for(scenario, path, data_dir))
     geo = build_geography(area_data.areas, scenario.geography)
     blocks = feasible_blocks(area_data.areas, scenario.teams)
+    if scenario.teams.current_plan_csv is not None:
+        read_current_plan(path.parent / scenario.teams.current_plan_csv, area_data.areas)
     if scenario.hubs is not None:
         resolve_localities(area_data.areas, scenario.hubs)
     published_rates(sorted(area_data.areas.council_code.unique()), area_data.data_dir,
@@ -60,23 +73,83 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
     }
 
 
+def _key(*parts: Any) -> str:
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def run_stages(
+    scenario: Scenario,
+    scenario_path: Path | str,
+    data_dir: Path | str | None = None,
+    cache: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    label: str = "",
+) -> tuple[Result, list[str]]:
+    """Run a validated scenario's stages, reusing any stage whose inputs are in ``cache``.
+
+    Returns the Result and the names of the stages reused. Each stage's key is the settings it
+    reads plus its upstream stages' keys; relative paths are read from ``scenario_path``'s folder.
+    """
+    path = Path(scenario_path)
+    cache = {} if cache is None else cache
+    dump = scenario.model_dump(mode="json")
+    data_arg = data_dir_for(scenario, path, data_dir)
+    reused: list[str] = []
+    k_areas = _key("areas", str(data_arg), dump["councils"])
+    k_geo = _key("geography", k_areas, dump["geography"])
+    k_teams = _key("teams", k_geo, dump["teams"], dump["solver"], str(path.resolve().parent))
+    k_hubs = _key("hubs", k_teams, dump["hubs"], dump["solver"])
+    k_work = _key("workforce", k_teams, dump["workforce"])
+    k_costs = _key("costs", k_work, dump["costs"], dump["solver"])
+
+    def stage(name: str, key: str, compute: Callable[[], Any]) -> Any:
+        if key in cache:
+            reused.append(name)
+            value = cache[key]
+        else:
+            value = cache[key] = compute()
+        if progress is not None:
+            progress(f"{label}: {name}" if label else name)
+        return value
+
+    area_data = stage("areas", k_areas, lambda: load_areas(scenario.councils, data_arg))
+    areas = area_data.areas
+    geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
+
+    def teams_stage() -> TeamPlan:
+        current = None
+        if scenario.teams.current_plan_csv is not None:
+            current = read_current_plan(path.parent / scenario.teams.current_plan_csv, areas)
+        plan = allocate_teams(areas, geo, scenario.teams, scenario.solver, current)
+        log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
+        return plan
+
+    teams = stage("teams", k_teams, teams_stage)
+
+    def hubs_stage() -> HubPlan | None:
+        if scenario.hubs is None:
+            return None
+        plan = place_hubs(areas, geo, teams.assignment, scenario.hubs, scenario.solver,
+                          default_basis=scenario.teams.population_basis, base_dir=path.parent)
+        log.info("hubs: %d hubs in %d localities", len(plan.hubs), plan.hubs.locality.nunique())
+        return plan
+
+    hubs = stage("hubs", k_hubs, hubs_stage)
+
+    def workforce_stage() -> tuple[Rates, Posts]:
+        rates = published_rates(sorted(areas.council_code.unique()), area_data.data_dir,
+                                scenario.workforce.rates_year)
+        return rates, size_workforce(areas, teams.assignment, rates, scenario.workforce)
+
+    rates, posts = stage("workforce", k_work, workforce_stage)
+    costs = stage("costs", k_costs, lambda: cost_plan(posts, scenario.costs, scenario.solver))
+    log.info("%s: %d teams, %.1f FTE, £%s a year; reused %s", label or scenario.name,
+             len(teams.teams), posts.total_fte, f"{costs.total_gbp:,.0f}",
+             ", ".join(reused) or "nothing")
+    return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs), reused
+
+
 def run_scenario(path: Path | str, data_dir: Path | str | None = None) -> Result:
     """Read a scenario and run every stage: areas, geography, teams, hubs, workforce, costs."""
     path = Path(path)
-    scenario = load_scenario(path)
-    area_data = load_areas(scenario.councils, _data_dir(scenario, path, data_dir))
-    areas = area_data.areas
-    geo = build_geography(areas, scenario.geography)
-    teams = allocate_teams(areas, geo, scenario.teams, scenario.solver)
-    log.info("teams: %d teams, gap %.3f%%", len(teams.teams), 100 * teams.gap)
-    hubs = None
-    if scenario.hubs is not None:
-        hubs = place_hubs(areas, geo, teams.assignment, scenario.hubs, scenario.solver,
-                          default_basis=scenario.teams.population_basis, base_dir=path.parent)
-        log.info("hubs: %d hubs in %d localities", len(hubs.hubs), hubs.hubs.locality.nunique())
-    rates = published_rates(sorted(areas.council_code.unique()), area_data.data_dir,
-                            scenario.workforce.rates_year)
-    posts = size_workforce(areas, teams.assignment, rates, scenario.workforce)
-    costs = cost_plan(posts, scenario.costs, scenario.solver)
-    log.info("workforce: %.1f FTE", posts.total_fte)
-    return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs)
+    return run_stages(load_scenario(path), path, data_dir)[0]

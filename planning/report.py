@@ -141,6 +141,9 @@ def _write_all(result: Result, folder: Path) -> None:
     }
     write_staffing(folder, result.posts, result.costs, result.scenario.name, run_info)
     (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    from planning.htmlreport import write_html_outputs  # reads the files above: keep it last
+
+    write_html_outputs(result, folder)  # report.html and map.html
 
 
 def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:

@@ -193,3 +193,35 @@ def test_choose_counts_is_exact_dynamic_programme():
     assert choose_counts(values, (5, 5)) == (16.0, [2, 1, 2])
     assert choose_counts(values, None) == (15.0, [2, 2, 2])
     assert choose_counts(values, (7, 9)) is None
+
+
+def test_current_plan_is_kept_when_moving_people_costs_enough():
+    """
+    AAAAAA    The current plan splits the strip 2 | 4 (band 2-4). The compact optimum is 3 | 3.
+    """
+    import pandas as pd
+
+    areas, geo = grid("AAAAAA")
+    current = pd.Series(["old1", "old1", "old2", "old2", "old2", "old2"], index=areas.area_code)
+    compact = TeamSettings(min_population=2, max_population=4, total_teams=2)
+    plan = allocate_teams(areas, geo, compact, SOLVER, current)
+    assert sorted(plan.teams.n_areas) == [3, 3]
+    assert plan.changed_areas == 1 and plan.changed_residents == 1.0
+
+    sticky = compact.model_copy(update={"change_penalty_km_per_person": 10.0})
+    plan = allocate_teams(areas, geo, sticky, SOLVER, current)
+    assert sorted(plan.teams.n_areas) == [2, 4]
+    assert plan.changed_areas == 0
+
+
+def test_current_plan_must_cover_every_area(tmp_path):
+    from planning.data import read_current_plan
+    from planning.errors import ConfigError
+
+    areas, _ = grid("AAA")
+    path = tmp_path / "plan.csv"
+    path.write_text("area_code,team_id\nE01000000,T1\nE01000001,T1\nE01999999,T2\n")
+    with pytest.raises(ConfigError) as err:
+        read_current_plan(path, areas)
+    assert "E01999999" in str(err.value)
+    assert "E01000002 (cell 0,2)" in str(err.value)

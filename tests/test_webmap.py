@@ -1,0 +1,249 @@
+"""map.html and report.html from a real Staffordshire run: as files and in headless Chromium.
+
+The browser is Debian's chromium (scripts/setup-browser.sh installs it) driven by Playwright with
+a fresh profile and every network request blocked and recorded: both pages must work offline.
+Without chromium or Playwright the browser tests are skipped, unless PLANNING_REQUIRE_BROWSER=1
+(as in CI), when they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from planning.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+STAFFS = ROOT / "scenarios" / "staffordshire.yaml"
+CHROMIUM = Path(os.environ.get("PLANNING_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """`planning run` on Staffordshire: the run folder, as a user gets it."""
+    out = tmp_path_factory.mktemp("staffs") / "run"
+    assert main(["run", str(STAFFS), "--out", str(out)]) == 0
+    return out
+
+
+# --------------------------------------------------------------------------- the files
+
+
+def _data(page: str) -> dict:
+    match = re.search(r'<script id="plan-data" type="application/json">(.*?)</script>', page,
+                      re.S)
+    assert match
+    return json.loads(match.group(1).replace("<\\/", "</"))
+
+
+@pytest.mark.slow
+def test_map_html_is_one_offline_file_holding_every_area(run_dir):
+    page = (run_dir / "map.html").read_text(encoding="utf-8")
+    assert len(page.encode()) < 2_000_000
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page, re.I)
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    assert urls <= {"https://tile.openstreetmap.org/{z}/{x}/{y}.png", "http://www.w3.org/2000/svg"}
+    data = _data(page)
+    areas = pd.read_csv(run_dir / "areas.csv")
+    props = pd.DataFrame([f["properties"] for f in data["areas"]["features"]])
+    assert props.area_code.tolist() == sorted(areas.area_code)
+    assert dict(zip(props.area_code, props.team_id, strict=True)) == dict(
+        zip(areas.area_code, areas.team_id, strict=True))
+    first = data["areas"]["features"][0]["geometry"]["coordinates"]
+    while isinstance(first[0], list):
+        first = first[0]
+    lon, lat = first
+    assert -3 < lon < -1 and 52 < lat < 54  # Staffordshire, in degrees (EPSG:4326)
+    teams = pd.read_csv(run_dir / "teams.csv").set_index("team_id")
+    totals = pd.DataFrame.from_dict(data["team_totals"], orient="index")
+    assert (totals.residents == teams.residents.reindex(totals.index)).all()
+    assert (totals.children_0_17 == teams.children_0_17.reindex(totals.index)).all()
+    assert len(data["hubs"]["features"]) == 8 and len(data["localities"]["features"]) == 8
+
+
+class _Tables(HTMLParser):
+    """Cell texts of every table with an id: {id: [[cell, ...], ...]} (header row first)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self._id: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._id = attrs["id"]
+            self.tables[self._id] = []
+        elif tag == "tr" and self._id:
+            self.tables[self._id].append([])
+        elif tag in ("td", "th") and self._id:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag in ("a", "link", "script", "img") and (attrs.get("href") or attrs.get("src")):
+            self.links.append(attrs.get("href") or attrs.get("src"))
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self._id][-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._id = None
+
+
+def _same(shown: str, written: str) -> bool:
+    """A figure on the page equals the CSV's exactly (thousands separators and £ aside)."""
+    try:
+        value = float(written)
+    except ValueError:
+        return shown == written
+    return float(shown.replace(",", "").replace("£", "")) == value
+
+
+@pytest.mark.slow
+def test_report_html_shows_every_figure_the_csvs_hold(run_dir):
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    parser = _Tables()
+    parser.feed(page)
+    for table_id, name in [("teams", "teams.csv"), ("hubs", "hubs.csv"),
+                           ("staffing", "staffing.csv"), ("areas", "areas.csv")]:
+        csv = pd.read_csv(run_dir / name, dtype=str, keep_default_na=False)
+        shown = parser.tables[table_id]
+        assert len(shown) == len(csv) + 1, name
+        assert [h.replace(" ", "_").replace("-", "_") for h in shown[0]] == list(csv.columns)
+        for k, row in enumerate(csv.itertuples(index=False), start=1):
+            for col, written, cell in zip(csv.columns, row, shown[k], strict=True):
+                assert _same(cell, written), (name, k, col, written, cell)
+    # the committee-paper parts: summary, assumptions, solver evidence, embedded figures
+    for heading in ("1. Summary", "2. Team patches", "3. Family hubs", "4. Staffing and costs",
+                    "5. Assumptions", "6. Solver evidence"):
+        assert f">{heading}</h2>" in page
+    settings = {row[1]: row[2] for row in parser.tables["assumptions"][1:]}
+    assert settings["teams.max_population"] == "12,000"
+    assert settings["workforce.caseload_target_cases_per_fte.social_worker"] == "15.4"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert f"{manifest['objective']:,.0f} person-km" in page
+    assert f"{100 * manifest['gap']:.2f}%" in page
+    assert len([s for s in parser.images if s.startswith("data:image/png;base64,")]) == 2
+    assert all(link.startswith(("#", "data:", "map.html")) for link in parser.links)
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Debian chromium with a fresh profile; None-network: every http(s) request is
+    aborted and recorded in ``context.blocked``."""
+    required = os.environ.get("PLANNING_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (pip install -e '.[browser]')")
+    if not CHROMIUM.is_file():
+        if required:
+            pytest.fail(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
+        pytest.skip(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 860})
+        context.blocked = []
+
+        def block(route):
+            context.blocked.append(route.request.url)
+            route.abort()
+
+        context.route(re.compile(r"^(https?|wss?)://"), block)
+        yield context
+        context.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path.as_uri())
+    return page, errors
+
+
+@pytest.mark.slow
+def test_clicking_an_area_on_map_html_shows_its_team(run_dir, browser, tmp_path):
+    areas = pd.read_csv(run_dir / "areas.csv").set_index("area_code")
+    teams = pd.read_csv(run_dir / "teams.csv").set_index("team_id")
+    page, errors = _open(browser, run_dir / "map.html")
+    page.wait_for_function("window.planningMap && window.planningMap.ready")
+    # an area whose label point is not under a hub or another shape
+    for code in areas.index[::7]:
+        x, y = page.evaluate("code => planningMap.screenPoint(code)", code)
+        hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)"
+                            ".getAttribute('data-code')", [x, y])
+        if hit == code:
+            break
+    else:
+        pytest.fail("no area could be clicked at its label point")
+    page.mouse.click(x, y)  # a real click, hit-tested by the browser
+    team = areas.at[code, "team_id"]
+    area_box = page.locator("#area-figures").inner_text()
+    assert code in page.locator("#info h2").first.inner_text()
+    assert re.search(rf"team\s+{team}\b", area_box)
+    assert f"{areas.at[code, 'residents']:,.0f}" in area_box
+    team_box = page.locator("#team-figures").inner_text()
+    assert f"Team {team} totals" in page.locator("#info").inner_text()
+    assert f"{teams.at[team, 'residents']:,}" in team_box
+    assert f"{teams.at[team, 'children_0_17']:,}" in team_box
+    assert page.locator(f'path.area[data-code="{code}"]').get_attribute("class") == "area sel"
+    assert page.locator(f'#teamlist tr[data-team="{team}"]').get_attribute("class") == "sel"
+    page.screenshot(path=str(tmp_path / "map_clicked.png"))
+
+    # layers switch off and on; tiles stay off (no request) unless asked for
+    hubs = page.locator("#layer-hubs")
+    assert hubs.is_visible()
+    page.uncheck("#show-hubs")
+    assert not hubs.is_visible()
+    page.uncheck("#show-localities")
+    assert not page.locator("#layer-localities").is_visible()
+    page.uncheck("#show-teams")
+    assert "no-teams" in page.locator("#map").get_attribute("class")
+    page.check("#show-teams")
+    page.locator("#zoom-in").click()
+    page.screenshot(path=str(tmp_path / "map_layers.png"))
+    assert browser.blocked == [] and errors == []
+    page.check("#show-tiles")
+    page.wait_for_timeout(300)
+    assert browser.blocked and all("tile.openstreetmap.org" in u for u in browser.blocked)
+    browser.blocked.clear()
+    assert (tmp_path / "map_clicked.png").stat().st_size > 10_000
+    page.close()
+
+
+@pytest.mark.slow
+def test_report_html_opens_offline_with_its_figures(run_dir, browser, tmp_path):
+    page, errors = _open(browser, run_dir / "report.html")
+    page.wait_for_load_state("load")
+    sizes = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+    assert len(sizes) == 2 and all(w > 500 for w in sizes)
+    assert page.locator("h1").inner_text().startswith("Staffordshire")
+    page.screenshot(path=str(tmp_path / "report.png"))
+    assert browser.blocked == [] and errors == []
+    page.close()
