@@ -26,7 +26,10 @@ def run(scenario: str) -> dict:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "planning", "run", scenario, "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, env=os.environ.copy(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
     )
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -49,16 +52,20 @@ def run(scenario: str) -> dict:
 
 def main() -> None:
     scenarios = sys.argv[1:] or DEFAULT
-    print(f"{'scenario':42} {'areas':>5} {'teams':>5} {'status':>10} {'objective':>12} "
-          f"{'bound':>12} {'gap%':>6} {'solve s':>8} {'wall s':>7} {'peak MB':>8}")
+    print(
+        f"{'scenario':42} {'areas':>5} {'teams':>5} {'status':>10} {'objective':>12} "
+        f"{'bound':>12} {'gap%':>6} {'solve s':>8} {'wall s':>7} {'peak MB':>8}"
+    )
     for scenario in scenarios:
         row = run(scenario)
         if "error" in row:
             print(f"{scenario:42} failed: {row['error']}")
             continue
-        print(f"{row['scenario']:42} {row['areas']:5d} {row['teams']:5d} {row['status']:>10} "
-              f"{row['objective']:12,.0f} {row['bound']:12,.0f} {row['gap_pct']:6.2f} "
-              f"{row['solve_s']:8.1f} {row['wall_s']:7.1f} {row['peak_mb']:8.0f}")
+        print(
+            f"{row['scenario']:42} {row['areas']:5d} {row['teams']:5d} {row['status']:>10} "
+            f"{row['objective']:12,.0f} {row['bound']:12,.0f} {row['gap_pct']:6.2f} "
+            f"{row['solve_s']:8.1f} {row['wall_s']:7.1f} {row['peak_mb']:8.0f}"
+        )
 
 
 if __name__ == "__main__":

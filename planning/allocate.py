@@ -1,8 +1,8 @@
 """Areas -> contiguous, compact teams whose population lies in a band.
 
-The model is Hess's: every area joins exactly one team, each team is named by its centre area, and the
-objective is the population-weighted distance (person-km) from each area to its team's centre. Each
-team's population lies in [min, max] on the scenario's basis. Contiguity is enforced by the
+The model is Hess's: every area joins exactly one team, each team is named by its centre area, and
+the objective is the population-weighted distance (person-km) from each area to its team's centre.
+Each team's population lies in [min, max] on the scenario's basis. Contiguity is enforced by the
 formulation, with three families of valid inequalities that cut off no contiguous plan:
 
 * population-path fixing: area i cannot join centre j when every path between them carries more
@@ -59,7 +59,9 @@ class BlockInstance:
     name: str
     weights: np.ndarray  # population on the band's basis, per member
     dist_km: np.ndarray  # (n, n)
-    cost: np.ndarray  # (n, n): person-km of area i in the team centred at j, plus any change penalty
+    cost: (
+        np.ndarray
+    )  # (n, n): person-km of area i in the team centred at j, plus any change penalty
     edges: np.ndarray  # (m, 2) local indices
     min_pop: float
     max_pop: float
@@ -112,23 +114,26 @@ def count_range(population: float, min_pop: float, max_pop: float) -> tuple[int,
     return math.ceil(population / max_pop - 1e-9), math.floor(population / min_pop + 1e-9)
 
 
-def plan_blocks(
-    areas: pd.DataFrame, settings: TeamSettings
-) -> tuple[list[Block], list[str]]:
+def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block], list[str]]:
     """Split areas into blocks by the nesting rule and list each block's admissible team counts.
 
     Returns the blocks and a list of problems (empty when every block can be met).
     """
     weights = areas[settings.population_basis].to_numpy(float)
     if settings.nesting == "none":
-        names = sorted(set(areas.district_name)) if areas.district_code.nunique() == 1 else \
-            sorted(set(areas.get("council_name", areas.district_name)))
+        names = (
+            sorted(set(areas.district_name))
+            if areas.district_code.nunique() == 1
+            else sorted(set(areas.get("council_name", areas.district_name)))
+        )
         groups = [(" and ".join(names), np.arange(len(areas)), None, None)]
     elif settings.nesting == "district":
         groups = [
             (name, np.flatnonzero(areas.district_code.to_numpy() == code), None, None)
-            for code, name in areas[["district_code", "district_name"]].drop_duplicates()
-            .sort_values("district_code").itertuples(index=False)
+            for code, name in areas[["district_code", "district_name"]]
+            .drop_duplicates()
+            .sort_values("district_code")
+            .itertuples(index=False)
         ]
     else:
         district = areas.district_code.to_numpy()
@@ -142,7 +147,9 @@ def plan_blocks(
         for g in settings.groupings:
             for code in g.districts:
                 if code in claimed:
-                    problems.append(f"district {code} is in groupings '{claimed[code]}' and '{g.name}'")
+                    problems.append(
+                        f"district {code} is in groupings '{claimed[code]}' and '{g.name}'"
+                    )
                 claimed[code] = g.name
         names = dict(zip(areas.district_code, areas.district_name, strict=False))
         missing = sorted(set(areas.district_code) - set(claimed))
@@ -153,7 +160,6 @@ def plan_blocks(
                 f"grouping '{claimed[code]}' names district {code}, which is not in the councils"
             )
     blocks = []
-    basis = settings.population_basis
     for name, members, gmin, gmax in groups:
         pop = float(weights[members].sum())
         lo, hi = count_range(pop, settings.min_population, settings.max_population)
@@ -178,24 +184,31 @@ def plan_blocks(
     return blocks, problems
 
 
-def _count_problem(name: str, pop: float, settings: TeamSettings, admits: tuple[int, int],
-                   wanted: tuple[int, int]) -> str:
+def _count_problem(
+    name: str, pop: float, settings: TeamSettings, admits: tuple[int, int], wanted: tuple[int, int]
+) -> str:
     """Why no team count fits a block, and what band or counts would."""
     lo, hi = admits
     band = f"{settings.min_population:,g}-{settings.max_population:,g}"
     head = f"{name}: {pop:,.0f} {settings.population_basis}"
     if hi == 0:
-        return (f"{head} is below the band's minimum of {settings.min_population:,g} on its own; "
-                f"join it to a neighbour or lower min_population to {pop:,.0f} or less")
+        return (
+            f"{head} is below the band's minimum of {settings.min_population:,g} on its own; "
+            f"join it to a neighbour or lower min_population to {pop:,.0f} or less"
+        )
     if lo > hi:
-        return (f"{head} cannot be split into teams of {band}: staying under the maximum needs "
-                f"at least {lo} teams, but at most {hi} fit above the minimum; lower "
-                f"min_population to {pop / lo:,.0f} ({lo} teams) or raise max_population to "
-                f"{pop / hi:,.0f} ({hi} teams)")
+        return (
+            f"{head} cannot be split into teams of {band}: staying under the maximum needs "
+            f"at least {lo} teams, but at most {hi} fit above the minimum; lower "
+            f"min_population to {pop / lo:,.0f} ({lo} teams) or raise max_population to "
+            f"{pop / hi:,.0f} ({hi} teams)"
+        )
     want_lo, want_hi = wanted
-    return (f"{head} cannot form {want_lo}-{want_hi} teams of {band}: the band admits {lo}-{hi} "
-            f"teams; {want_lo}-{want_hi} teams would need a band of about "
-            f"{pop / want_hi:,.0f}-{pop / want_lo:,.0f}")
+    return (
+        f"{head} cannot form {want_lo}-{want_hi} teams of {band}: the band admits {lo}-{hi} "
+        f"teams; {want_lo}-{want_hi} teams would need a band of about "
+        f"{pop / want_hi:,.0f}-{pop / want_lo:,.0f}"
+    )
 
 
 def feasible_blocks(areas: pd.DataFrame, settings: TeamSettings) -> list[Block]:
@@ -204,13 +217,17 @@ def feasible_blocks(areas: pd.DataFrame, settings: TeamSettings) -> list[Block]:
     if problems:
         raise InfeasibleError(
             f"no plan can meet the team band of {settings.min_population:,g}-"
-            f"{settings.max_population:,g} {settings.population_basis}:", problems
+            f"{settings.max_population:,g} {settings.population_basis}:",
+            problems,
         )
     return blocks
 
 
 def block_instance(
-    geo: Geography, weights: np.ndarray, block: Block, settings: TeamSettings,
+    geo: Geography,
+    weights: np.ndarray,
+    block: Block,
+    settings: TeamSettings,
     current: np.ndarray | None = None,
 ) -> BlockInstance:
     """The arrays of one block, with edges restricted to it and relabelled 0..n-1.
@@ -498,7 +515,7 @@ def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
                     break
                 new_a = members[a][members[a] != i]
                 new_b = np.sort(np.append(members[b], i))
-                (ca, cost_a), (cb, cost_b) = _medoid(new_a, inst), _medoid(new_b, inst)
+                (_, cost_a), (_, cost_b) = _medoid(new_a, inst), _medoid(new_b, inst)
                 if cost_a + cost_b < cost[a] + cost[b] - 1e-6:
                     team[i] = b
                     members[a], members[b] = new_a, new_b
@@ -527,7 +544,9 @@ class LpBound:
     centre_value: np.ndarray  # LP value of each area's centre column (how open it is)
 
 
-def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int = 1) -> LpBound | None:
+def lp_bound(
+    inst: BlockInstance, allowed: np.ndarray, count: int, threads: int = 1
+) -> LpBound | None:
     """Column generation on the LP relaxation; None when even the LP has no solution.
 
     Rows: each area in one team; ``count`` centres; each team's population within the band; an
@@ -548,10 +567,13 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
     # centre columns: assignment of j, the count, and the band rows of j (w_j - max, w_j - min)
     k = len(centres)
     lp.add_columns(
-        cost[centres, centres], np.ones(k), np.arange(0, 4 * k + 1, 4),
+        cost[centres, centres],
+        np.ones(k),
+        np.arange(0, 4 * k + 1, 4),
         np.column_stack([centres, np.full(k, n), n + 1 + centres, 2 * n + 1 + centres]).ravel(),
-        np.column_stack([np.ones(k), np.ones(k), w[centres] - inst.max_pop,
-                         w[centres] - inst.min_pop]).ravel(),
+        np.column_stack(
+            [np.ones(k), np.ones(k), w[centres] - inst.max_pop, w[centres] - inst.min_pop]
+        ).ravel(),
     )
     centre_col = -np.ones(n, dtype=int)
     centre_col[centres] = np.arange(k)
@@ -564,12 +586,16 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
         m = len(ii)
         first = lp.num_col
         lp.add_columns(
-            cost[ii, jj], np.ones(m), np.arange(0, 3 * m + 1, 3),
+            cost[ii, jj],
+            np.ones(m),
+            np.arange(0, 3 * m + 1, 3),
             np.column_stack([ii, n + 1 + jj, 2 * n + 1 + jj]).ravel(),
             np.column_stack([np.ones(m), w[ii], w[ii]]).ravel(),
         )
         lp.add_rows(
-            np.full(m, -np.inf), np.zeros(m), np.arange(0, 2 * m + 1, 2),
+            np.full(m, -np.inf),
+            np.zeros(m),
+            np.arange(0, 2 * m + 1, 2),
             np.column_stack([first + np.arange(m), centre_col[jj]]).ravel(),
             np.tile([1.0, -1.0], m),
         )
@@ -584,7 +610,8 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
     lp.add_columns(
         np.concatenate([np.full(n, big * float(w.max() + 1.0)), np.full(n, big)]),
         np.concatenate([np.ones(n), np.full(n, inst.min_pop)]),
-        np.arange(2 * n + 1), np.concatenate([np.arange(n), 2 * n + 1 + np.arange(n)]),
+        np.arange(2 * n + 1),
+        np.concatenate([np.arange(n), 2 * n + 1 + np.arange(n)]),
         np.ones(2 * n),
     )
     artificial = np.arange(k, k + 2 * n)
@@ -599,7 +626,11 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
     if sol is None:
         raise SolverError(f"{inst.name}: the LP relaxation failed to solve")
     for _ in range(200):
-        ya, ycap, yfloor = sol.row_dual[:n], sol.row_dual[n + 1:2 * n + 1], sol.row_dual[2 * n + 1:3 * n + 1]
+        ya, ycap, yfloor = (
+            sol.row_dual[:n],
+            sol.row_dual[n + 1 : 2 * n + 1],
+            sol.row_dual[2 * n + 1 : 3 * n + 1],
+        )
         rc = cost - ya[:, None] - w[:, None] * (ycap + yfloor)[None, :]
         candidate = np.where(offdiag & ~present, rc, np.inf)
         if candidate.min() >= -1e-9 * max(1.0, abs(sol.objective)):
@@ -608,14 +639,18 @@ def lp_bound(inst: BlockInstance, allowed: np.ndarray, count: int, threads: int 
             rc[np.array(col_i), np.array(col_j)] = sol.col_dual[np.array(col_index)]
             rc = np.where(present | offdiag, np.maximum(rc, 0.0), np.inf)
             opened = np.zeros(n)
-            opened[centres] = sol.x[:len(centres)]
+            opened[centres] = sol.x[: len(centres)]
             return LpBound(sol.objective, rc, int(present.sum()), opened)
         best = np.argsort(candidate, axis=1, kind="stable")[:, :20]
         take = (np.take_along_axis(candidate, best, axis=1) < 0).ravel()
         add(np.repeat(np.arange(n), 20)[take], best.ravel()[take])
         sol = lp.solve()
-        log.debug("%s: LP %.1f with %d columns", inst.name, sol.objective if sol else math.nan,
-                  int(present.sum()))
+        log.debug(
+            "%s: LP %.1f with %d columns",
+            inst.name,
+            sol.objective if sol else math.nan,
+            int(present.sum()),
+        )
         if sol is None:
             raise SolverError(f"{inst.name}: the LP lost its solution while adding columns")
     raise SolverError(f"{inst.name}: column generation did not converge in 200 rounds")
@@ -636,8 +671,9 @@ def _knapsacks(r: np.ndarray, inst: BlockInstance, allowed: np.ndarray):
     ratio = np.where(usable, r / w[:, None], np.inf)
     order = np.argsort(ratio, axis=0, kind="stable")
     w_sorted = np.where(np.take_along_axis(usable, order, axis=0), w[order], 0.0)
-    r_sorted = np.where(np.take_along_axis(usable, order, axis=0),
-                        np.take_along_axis(r, order, axis=0), 0.0)
+    r_sorted = np.where(
+        np.take_along_axis(usable, order, axis=0), np.take_along_axis(r, order, axis=0), 0.0
+    )
     cum_w = np.cumsum(w_sorted, axis=0)
     negative = (np.take_along_axis(ratio, order, axis=0) < 0) & (w_sorted > 0)
     low = inst.min_pop - w
@@ -655,8 +691,9 @@ def _knapsacks(r: np.ndarray, inst: BlockInstance, allowed: np.ndarray):
     return values, x
 
 
-def lagrangian_bound(inst: BlockInstance, allowed: np.ndarray, count: int, upper: float,
-                     seconds: float) -> tuple[float, np.ndarray]:
+def lagrangian_bound(
+    inst: BlockInstance, allowed: np.ndarray, count: int, upper: float, seconds: float
+) -> tuple[float, np.ndarray]:
     """A lower bound for the whole model by Lagrangian relaxation of 'each area in one team'.
 
     For any multipliers, the sum of the multipliers plus the ``count`` cheapest centres' LP
@@ -693,8 +730,14 @@ def lagrangian_bound(inst: BlockInstance, allowed: np.ndarray, count: int, upper
     return best, best_values
 
 
-def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, deadline: float,
-                      gap_target: float, incumbent: np.ndarray | None = None) -> BlockResult:
+def solve_large_block(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: float,
+    gap_target: float,
+    incumbent: np.ndarray | None = None,
+) -> BlockResult:
     """A large block: a plan from a MIP over the most promising centres, improved by local
     search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
     start = time.perf_counter()
@@ -704,8 +747,9 @@ def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, d
     budget = max(1.0, deadline - time.perf_counter())
     bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.3 * budget)
     if not np.isfinite(bound):
-        return BlockResult(inst.name, count, "infeasible", None, None, None,
-                           time.perf_counter() - start, 0, 0)
+        return BlockResult(
+            inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
+        )
     best = incumbent
     rounds = cuts = 0
     if best is None:
@@ -717,7 +761,7 @@ def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, d
         if best is not None:
             break
         centres = np.zeros(n, dtype=bool)
-        centres[np.argsort(values, kind="stable")[:width * count]] = True
+        centres[np.argsort(values, kind="stable")[: width * count]] = True
         columns = allowed & centres[None, :]
         columns[np.arange(n), np.arange(n)] = centres
         model = BlockModel(inst, columns, count, solver)
@@ -727,8 +771,17 @@ def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, d
         if plan is not None:
             best = plan
     if best is None:
-        return BlockResult(inst.name, count, "time_limit", None, bound, None,
-                           time.perf_counter() - start, rounds, cuts)
+        return BlockResult(
+            inst.name,
+            count,
+            "time_limit",
+            None,
+            bound,
+            None,
+            time.perf_counter() - start,
+            rounds,
+            cuts,
+        )
     best = improve(best, inst, adj)
     objective = plan_cost(best, inst)
     remaining = deadline - time.perf_counter()
@@ -737,8 +790,9 @@ def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, d
         bound = max(bound, better)
     bound = min(bound, objective)
     status = "optimal" if relative_gap(objective, bound) <= gap_target + 1e-12 else "time_limit"
-    return BlockResult(inst.name, count, status, objective, bound, best,
-                       time.perf_counter() - start, rounds, cuts)
+    return BlockResult(
+        inst.name, count, status, objective, bound, best, time.perf_counter() - start, rounds, cuts
+    )
 
 
 # --------------------------------------------------------------------------- the block model
@@ -747,8 +801,9 @@ def solve_large_block(inst: BlockInstance, count: int, solver: SolverSettings, d
 class BlockModel:
     """Hess's model over a set of columns with the static contiguity inequalities."""
 
-    def __init__(self, inst: BlockInstance, columns: np.ndarray, count: int,
-                 solver: SolverSettings) -> None:
+    def __init__(
+        self, inst: BlockInstance, columns: np.ndarray, count: int, solver: SolverSettings
+    ) -> None:
         self.inst = inst
         n = len(inst.weights)
         self.n = n
@@ -818,7 +873,7 @@ class BlockModel:
         return values
 
     def separator_cuts(self, centres: np.ndarray) -> list[pulp.LpConstraint]:
-        """For each piece cut off from its centre j: x_ij <= sum of x_kj over the piece's boundary."""
+        """Cuts for each piece cut off from its centre j: x_ij <= sum of x_kj over its boundary."""
         cuts = []
         for j, piece in split_teams(centres, self.adj):
             inside = set(piece.tolist())
@@ -829,8 +884,9 @@ class BlockModel:
                     cuts.append(self.x[int(i), j] <= rhs)
         return cuts
 
-    def solve(self, deadline: float, gap_target: float, incumbent: np.ndarray | None,
-              outside_bound: float) -> tuple[str, np.ndarray | None, float | None, int]:
+    def solve(
+        self, deadline: float, gap_target: float, incumbent: np.ndarray | None, outside_bound: float
+    ) -> tuple[str, np.ndarray | None, float | None, int]:
         """Cut loop: best contiguous plan and a bound (capped by ``outside_bound``, the least cost
         of any plan using a column left out of this model)."""
         inst = self.inst
@@ -844,8 +900,9 @@ class BlockModel:
             if remaining <= 0:
                 break
             warm = self.values_of(best) if best is not None else None
-            res = self.mip.solve(time_limit=remaining, relative_gap_target=gap_target,
-                                 warm_start=warm)
+            res = self.mip.solve(
+                time_limit=remaining, relative_gap_target=gap_target, warm_start=warm
+            )
             rounds += 1
             if res.status == "infeasible":
                 status = "infeasible" if best is None else "optimal"
@@ -872,9 +929,11 @@ class BlockModel:
             self.mip.add(cuts)
             self.cuts += len(cuts)
             status = res.status
-            if best is not None and bound is not None and relative_gap(
-                best_cost, min(bound, outside_bound)
-            ) <= gap_target:
+            if (
+                best is not None
+                and bound is not None
+                and relative_gap(best_cost, min(bound, outside_bound)) <= gap_target
+            ):
                 break
         if bound is not None:
             bound = min(bound, outside_bound)
@@ -883,8 +942,14 @@ class BlockModel:
         return status, best, bound, rounds
 
 
-def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, deadline: float,
-                      gap_target: float, incumbent: np.ndarray | None = None) -> BlockResult:
+def solve_block_count(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: float,
+    gap_target: float,
+    incumbent: np.ndarray | None = None,
+) -> BlockResult:
     """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
 
     1. LP bound and reduced costs over every column (column generation).
@@ -894,13 +959,16 @@ def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, d
     """
     start = time.perf_counter()
     n = len(inst.weights)
-    allowed = (population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6)
+    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
     lp = lp_bound(inst, allowed, count, solver.threads)
     if lp is None:
-        return BlockResult(inst.name, count, "infeasible", None, None, None,
-                           time.perf_counter() - start, 0, 0)
+        return BlockResult(
+            inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
+        )
     # least extra cost of a plan that puts area i in the team centred at j (rc_ij + rc_jj)
-    extra = lp.reduced_cost + np.where(np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :])
+    extra = lp.reduced_cost + np.where(
+        np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :]
+    )
     best: np.ndarray | None = incumbent
     rounds_total = cuts_total = 0
     bound = lp.value
@@ -940,10 +1008,22 @@ def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, d
         threshold = (ub - lp.value) if np.isfinite(ub) else 0.05 * lp.value
         columns = allowed & (extra <= threshold + 1e-6)
         st, mip_bound = run(columns, math.inf, gap_target)
-        if st == "infeasible" and best is None and not np.isfinite(extra[allowed & ~columns].min(
-                initial=math.inf)):
-            return BlockResult(inst.name, count, "infeasible", None, None, None,
-                               time.perf_counter() - start, rounds_total, cuts_total)
+        if (
+            st == "infeasible"
+            and best is None
+            and not np.isfinite(extra[allowed & ~columns].min(initial=math.inf))
+        ):
+            return BlockResult(
+                inst.name,
+                count,
+                "infeasible",
+                None,
+                None,
+                None,
+                time.perf_counter() - start,
+                rounds_total,
+                cuts_total,
+            )
         if mip_bound is not None and (np.isfinite(ub) or best is None):
             bound = max(bound, mip_bound)
         status = st
@@ -953,8 +1033,9 @@ def solve_block_count(inst: BlockInstance, count: int, solver: SolverSettings, d
         bound = min(bound, objective)
         if relative_gap(objective, bound) <= gap_target + 1e-12:
             status = "optimal"
-    return BlockResult(inst.name, count, status, objective, bound, best, seconds, rounds_total,
-                       cuts_total)
+    return BlockResult(
+        inst.name, count, status, objective, bound, best, seconds, rounds_total, cuts_total
+    )
 
 
 def _solve_task(args: tuple) -> BlockResult:
@@ -962,9 +1043,17 @@ def _solve_task(args: tuple) -> BlockResult:
     deadline = time.perf_counter() + max(0.0, min(budget, deadline_wall - time.time()))
     solve = solve_large_block if len(inst.weights) > LARGE_BLOCK_AREAS else solve_block_count
     result = solve(inst, count, solver, deadline, gap_target, incumbent)
-    log.info("%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
-             inst.name, count, result.status, result.objective or math.nan,
-             result.bound or math.nan, result.seconds, result.cut_rounds, result.cuts)
+    log.info(
+        "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
+        inst.name,
+        count,
+        result.status,
+        result.objective or math.nan,
+        result.bound or math.nan,
+        result.seconds,
+        result.cut_rounds,
+        result.cuts,
+    )
     return result
 
 
@@ -983,8 +1072,18 @@ def _solve_round(insts, todo, solver, budget, deadline, target, results, lower, 
     """Solve (block, count) entries in parallel, each for at most ``budget`` seconds from its
     start, and fold their bounds and plans in. Entries with no plan yet go first."""
     todo = sorted(todo, key=lambda key: (key in results and results[key].centres is not None, key))
-    tasks = [(insts[b], c, solver, budget, deadline, target,
-              results[b, c].centres if (b, c) in results else None) for b, c in todo]
+    tasks = [
+        (
+            insts[b],
+            c,
+            solver,
+            budget,
+            deadline,
+            target,
+            results[b, c].centres if (b, c) in results else None,
+        )
+        for b, c in todo
+    ]
     for (b, c), res in zip(todo, _map(tasks, _solve_task, solver.processes), strict=True):
         results[b, c] = res
         if res.status == "infeasible":
@@ -1016,7 +1115,8 @@ def choose_counts(
                     nxt[key] = cand
         states = nxt
     feasible = [
-        (acc, picks) for teams, (acc, picks) in sorted(states.items())
+        (acc, picks)
+        for teams, (acc, picks) in sorted(states.items())
         if total is None or total[0] <= teams <= total[1]
     ]
     return min(feasible, key=lambda s: s[0]) if feasible else None
@@ -1027,13 +1127,17 @@ def _map(tasks: list[tuple], fn, processes: int) -> list:
         return [fn(t) for t in tasks]
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=min(processes, len(tasks)),
-                             mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(processes, len(tasks)), mp_context=multiprocessing.get_context("fork")
+    ) as pool:
         return list(pool.map(fn, tasks))
 
 
 def allocate_teams(
-    areas: pd.DataFrame, geo: Geography, settings: TeamSettings, solver: SolverSettings,
+    areas: pd.DataFrame,
+    geo: Geography,
+    settings: TeamSettings,
+    solver: SolverSettings,
     current: pd.Series | None = None,
 ) -> TeamPlan:
     """Contiguous teams within the band, with the team count per block chosen exactly.
@@ -1056,27 +1160,39 @@ def allocate_teams(
     total = None if settings.total_teams is None else (settings.total_teams, settings.total_teams)
     keys = [(b, c) for b, blk in enumerate(blocks) for c in blk.counts]
     bound_seconds = 0.15 * solver.time_limit_seconds * solver.processes / len(keys)
-    lp_values = _map([(insts[b], c, solver.threads, bound_seconds) for b, c in keys], _bound_task,
-                     solver.processes)
+    lp_values = _map(
+        [(insts[b], c, solver.threads, bound_seconds) for b, c in keys],
+        _bound_task,
+        solver.processes,
+    )
     lower = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
     upper = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
     results: dict[tuple[int, int], BlockResult] = {}
     for (b, c), value in zip(keys, lp_values, strict=True):
         lower[b][c] = math.inf if value is None else value
-    log.info("LP bounds for %d (block, team count) pairs in %.1f s", len(keys), time.time() - start_wall)
+    log.info(
+        "LP bounds for %d (block, team count) pairs in %.1f s", len(keys), time.time() - start_wall
+    )
     target = solver.relative_gap
     while time.time() < deadline:
         bound_choice = choose_counts(lower, total)
         best = choose_counts(upper, total)
-        if bound_choice is None or best and relative_gap(best[0], bound_choice[0]) <= target:
+        if bound_choice is None or (best and relative_gap(best[0], bound_choice[0]) <= target):
             break
         fresh = [(b, c) for b, c in enumerate(bound_choice[1]) if (b, c) not in results]
         if fresh:  # first look at the counts the cheapest bound uses, with a share of the time
             share = max(2.0, 0.5 * (deadline - time.time()) * solver.processes / len(fresh))
             _solve_round(insts, fresh, solver, share, deadline, target, results, lower, upper)
             continue
-        unproven = sorted({(b, c) for ch in (best, bound_choice) if ch
-                           for b, c in enumerate(ch[1]) if results[b, c].status != "optimal"})
+        unproven = sorted(
+            {
+                (b, c)
+                for ch in (best, bound_choice)
+                if ch
+                for b, c in enumerate(ch[1])
+                if results[b, c].status != "optimal"
+            }
+        )
         if not unproven:
             break
         share = (deadline - time.time()) * min(solver.processes, len(unproven)) / len(unproven)
@@ -1087,7 +1203,8 @@ def allocate_teams(
     if best is None:
         raise SolverError(
             f"no contiguous plan within the band was found in {solver.time_limit_seconds:.0f} s; "
-            "raise solver.time_limit_seconds, widen the band, or choose team counts with more slack",
+            "raise solver.time_limit_seconds, widen the band, or choose team counts with more "
+            "slack",
             [f"{blocks[b].name}, {c} teams: {r.status}" for (b, c), r in sorted(results.items())],
         )
     objective, counts = best
@@ -1097,32 +1214,65 @@ def allocate_teams(
     chosen = [results[b, c] for b, c in enumerate(counts)]
     plan = _assemble(areas, geo, blocks, chosen, settings)
     block_rows = [
-        {"group": r.name, "teams": r.count, "status": r.status, "objective": r.objective,
-         "bound": r.bound, "gap": r.gap, "seconds": round(r.seconds, 2),
-         "cut_rounds": r.cut_rounds, "cuts": r.cuts}
+        {
+            "group": r.name,
+            "teams": r.count,
+            "status": r.status,
+            "objective": r.objective,
+            "bound": r.bound,
+            "gap": r.gap,
+            "seconds": round(r.seconds, 2),
+            "cut_rounds": r.cut_rounds,
+            "cuts": r.cuts,
+        }
         for r in chosen
     ]
-    log.info("allocation: %d teams, objective %.0f, bound %.0f, gap %.3f%%, %.1f s (%s)",
-             len(plan.teams), objective, bound, 100 * gap, seconds, status)
+    log.info(
+        "allocation: %d teams, objective %.0f, bound %.0f, gap %.3f%%, %.1f s (%s)",
+        len(plan.teams),
+        objective,
+        bound,
+        100 * gap,
+        seconds,
+        status,
+    )
     changed = {}
     if labels is not None:
         centre_of = {code: i for i, code in enumerate(geo.codes)}
         centres = plan.teams.set_index("team_id").centre_area_code
         centre_label = plan.assignment.map(centres).map(centre_of).map(lambda i: labels[i])
-        moved = (centre_label.to_numpy() != labels)
+        moved = centre_label.to_numpy() != labels
         changed = {
             "changed_areas": int(moved.sum()),
             "changed_residents": float(areas.residents.to_numpy()[moved].sum()),
             "changed_children": float(areas.children_0_17.to_numpy()[moved].sum()),
         }
-        log.info("against the current plan: %d areas, %.0f residents change team",
-                 changed["changed_areas"], changed["changed_residents"])
-    return TeamPlan(plan.assignment, plan.teams, status, objective, bound, gap, seconds,
-                    settings.population_basis, block_rows, **changed)
+        log.info(
+            "against the current plan: %d areas, %.0f residents change team",
+            changed["changed_areas"],
+            changed["changed_residents"],
+        )
+    return TeamPlan(
+        plan.assignment,
+        plan.teams,
+        status,
+        objective,
+        bound,
+        gap,
+        seconds,
+        settings.population_basis,
+        block_rows,
+        **changed,
+    )
 
 
-def _assemble(areas: pd.DataFrame, geo: Geography, blocks: list[Block], chosen: list[BlockResult],
-              settings: TeamSettings) -> TeamPlan:
+def _assemble(
+    areas: pd.DataFrame,
+    geo: Geography,
+    blocks: list[Block],
+    chosen: list[BlockResult],
+    settings: TeamSettings,
+) -> TeamPlan:
     """Team ids (T01...) by block, then north to south by centre; the teams table; checks."""
     team_of = np.empty(len(areas), dtype=object)
     centre_of = np.empty(len(areas), dtype=int)
@@ -1137,34 +1287,61 @@ def _assemble(areas: pd.DataFrame, geo: Geography, blocks: list[Block], chosen: 
             team_of[members] = f"T{number:02d}"
             centre_of[members] = c
             group_of[members] = blk.name
-    frame = pd.DataFrame({
-        "team_id": team_of, "group": group_of,
-        "centre_area_code": geo.codes[centre_of], "centre_area_name": geo.names[centre_of],
-        "residents": areas.residents.to_numpy(), "children_0_17": areas.children_0_17.to_numpy(),
-        "children_0_19": areas.children_0_19.to_numpy(),
-        "children_0_24": areas.children_0_24.to_numpy(), "imd_score": areas.imd_score.to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "team_id": team_of,
+            "group": group_of,
+            "centre_area_code": geo.codes[centre_of],
+            "centre_area_name": geo.names[centre_of],
+            "residents": areas.residents.to_numpy(),
+            "children_0_17": areas.children_0_17.to_numpy(),
+            "children_0_19": areas.children_0_19.to_numpy(),
+            "children_0_24": areas.children_0_24.to_numpy(),
+            "imd_score": areas.imd_score.to_numpy(),
+        }
+    )
     frame["imd_weighted"] = frame.imd_score * frame.residents
-    teams = frame.groupby("team_id", sort=True).agg(
-        group=("group", "first"), n_areas=("team_id", "size"), residents=("residents", "sum"),
-        children_0_17=("children_0_17", "sum"), children_0_19=("children_0_19", "sum"),
-        children_0_24=("children_0_24", "sum"), imd_weighted=("imd_weighted", "sum"),
-        centre_area_code=("centre_area_code", "first"),
-        centre_area_name=("centre_area_name", "first"),
-    ).reset_index()
+    teams = (
+        frame.groupby("team_id", sort=True)
+        .agg(
+            group=("group", "first"),
+            n_areas=("team_id", "size"),
+            residents=("residents", "sum"),
+            children_0_17=("children_0_17", "sum"),
+            children_0_19=("children_0_19", "sum"),
+            children_0_24=("children_0_24", "sum"),
+            imd_weighted=("imd_weighted", "sum"),
+            centre_area_code=("centre_area_code", "first"),
+            centre_area_name=("centre_area_name", "first"),
+        )
+        .reset_index()
+    )
     teams["imd_score_mean"] = (teams.imd_weighted / teams.residents).round(3)
     for col in ("residents", "children_0_17", "children_0_19", "children_0_24"):
         teams[col] = teams[col].round().astype(int)
-    teams = teams[["team_id", "group", "n_areas", "residents", "children_0_17", "imd_score_mean",
-                   "centre_area_code", "centre_area_name", "children_0_19", "children_0_24"]]
+    teams = teams[
+        [
+            "team_id",
+            "group",
+            "n_areas",
+            "residents",
+            "children_0_17",
+            "imd_score_mean",
+            "centre_area_code",
+            "centre_area_name",
+            "children_0_19",
+            "children_0_24",
+        ]
+    ]
     assignment = pd.Series(team_of, index=areas.area_code.to_numpy(), name="team_id")
     assignment.index.name = "area_code"
     check_plan(assignment, areas, geo, settings)
     return TeamPlan(assignment, teams, "", 0.0, 0.0, 0.0, 0.0, settings.population_basis)
 
 
-def check_plan(assignment: pd.Series, areas: pd.DataFrame, geo: Geography,
-               settings: TeamSettings) -> None:
+def check_plan(
+    assignment: pd.Series, areas: pd.DataFrame, geo: Geography, settings: TeamSettings
+) -> None:
     """Raise SolverError if any team is outside the band, split, or crosses its group."""
     problems = []
     weights = areas[settings.population_basis].to_numpy(float)
@@ -1188,5 +1365,6 @@ def check_plan(assignment: pd.Series, areas: pd.DataFrame, geo: Geography,
             if len(set(groups[teams == team])) > 1:
                 problems.append(f"{team}: crosses groupings")
     if problems:
-        raise SolverError("the solver's plan breaks its own constraints; nothing was written:",
-                          problems)
+        raise SolverError(
+            "the solver's plan breaks its own constraints; nothing was written:", problems
+        )

@@ -33,18 +33,28 @@ def _parser() -> argparse.ArgumentParser:
 
 def _studio_parsers(sub, data_help: str) -> None:
     compare = sub.add_parser(
-        "compare", help="run several scenarios and compare them side by side (first = reference)")
+        "compare", help="run several scenarios and compare them side by side (first = reference)"
+    )
     compare.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO")
     compare.add_argument("--out", type=Path, required=True, help="output folder")
     compare.add_argument("--data-dir", type=Path, help=data_help)
     sweep = sub.add_parser("sweep", help="run a scenario for every value of one or more settings")
     sweep.add_argument("scenario", type=Path)
-    sweep.add_argument("--set", dest="settings", action="append", required=True,
-                       metavar="KEY=V1,V2", help="dotted setting and its values, e.g. "
-                       "teams.max_population=45000,50000 (repeat for a grid)")
+    sweep.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2",
+        help="dotted setting and its values, e.g. "
+        "teams.max_population=45000,50000 (repeat for a grid)",
+    )
     sweep.add_argument("--out", type=Path, required=True, help="output folder")
-    sweep.add_argument("--runs", action="store_true", help="also write every variant's run "
-                       "folder (report, maps, workbook) under OUT/runs")
+    sweep.add_argument(
+        "--runs",
+        action="store_true",
+        help="also write every variant's run folder (report, maps, workbook) under OUT/runs",
+    )
     sweep.add_argument("--data-dir", type=Path, help=data_help)
 
 
@@ -91,8 +101,9 @@ class _Progress:
             from tqdm.contrib.logging import logging_redirect_tqdm
         except ImportError:
             return
-        self._bar = tqdm(total=self.total, desc=self.desc, file=sys.stderr, unit="step",
-                         dynamic_ncols=True)
+        self._bar = tqdm(
+            total=self.total, desc=self.desc, file=sys.stderr, unit="step", dynamic_ncols=True
+        )
         self._redirect = logging_redirect_tqdm()
         self._redirect.__enter__()
 
@@ -123,11 +134,20 @@ def _compare(args: argparse.Namespace) -> int:
         comparison = compare_scenarios(args.scenarios, args.data_dir, progress)
         written = write_compare(comparison, args.out, progress)
     table = comparison.table.set_index("metric")
-    keys = ["teams", "residents_per_team_min", "residents_per_team_max", "gap",
-            "areas_changing_team_vs_first", "total_fte", "total_cost_gbp"]
+    keys = [
+        "teams",
+        "residents_per_team_min",
+        "residents_per_team_max",
+        "gap",
+        "areas_changing_team_vs_first",
+        "total_fte",
+        "total_cost_gbp",
+    ]
     print(table.loc[[k for k in keys if k in table.index], comparison.labels].to_string())
-    print(f"compared {n} scenarios in {time.perf_counter() - start:.1f} s; wrote "
-          f"{len(written)} files and folders to {args.out}")
+    print(
+        f"compared {n} scenarios in {time.perf_counter() - start:.1f} s; wrote "
+        f"{len(written)} files and folders to {args.out}"
+    )
     return 0
 
 
@@ -144,11 +164,24 @@ def _sweep(args: argparse.Namespace) -> int:
     with _Progress(steps, "sweep") as progress:
         sweep = sweep_scenario(args.scenario, settings, args.data_dir, progress)
         written = write_sweep(sweep, args.out, runs=args.runs, progress=progress)
-    cols = [c for c in ["variant", "teams", "gap", "total_fte", "total_cost_gbp",
-                        "budget_position", "stages_reused"] if c in sweep.table]
+    cols = [
+        c
+        for c in [
+            "variant",
+            "teams",
+            "gap",
+            "total_fte",
+            "total_cost_gbp",
+            "budget_position",
+            "stages_reused",
+        ]
+        if c in sweep.table
+    ]
     print(sweep.table[cols].to_string(index=False))
-    print(f"ran {variants} variants in {time.perf_counter() - start:.1f} s; wrote "
-          f"{len(written)} files and folders to {args.out}")
+    print(
+        f"ran {variants} variants in {time.perf_counter() - start:.1f} s; wrote "
+        f"{len(written)} files and folders to {args.out}"
+    )
     return 0
 
 

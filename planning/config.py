@@ -1,8 +1,8 @@
 """Scenario schema: typed, frozen pydantic models whose fields document themselves.
 
-A scenario is a YAML file. It may ``extends:`` another scenario (path relative to itself) and override
-a few settings; mappings merge key by key, lists and values replace. Unknown keys are rejected with
-the nearest valid key suggested.
+A scenario is a YAML file. It may ``extends:`` another scenario (path relative to itself) and
+override a few settings; mappings merge key by key, lists and values replace. Unknown keys are
+rejected with the nearest valid key suggested.
 """
 
 from __future__ import annotations
@@ -61,12 +61,15 @@ class TeamSettings(StrictModel):
         None, ge=1, description="Exact number of teams in all; free within the band if omitted."
     )
     current_plan_csv: Path | None = Field(
-        None, description="The current plan: CSV with columns area_code, team_id (path relative "
-        "to the scenario file). Outputs report how many areas, residents and children change team."
+        None,
+        description="The current plan: CSV with columns area_code, team_id (path relative "
+        "to the scenario file). Outputs report how many areas, residents and children change team.",
     )
     change_penalty_km_per_person: float = Field(
-        0.0, ge=0, description="With a current plan: moving a person to another team costs as "
-        "much as that person travelling this many km further (0 = compactness only)."
+        0.0,
+        ge=0,
+        description="With a current plan: moving a person to another team costs as "
+        "much as that person travelling this many km further (0 = compactness only).",
     )
 
     @model_validator(mode="after")
@@ -106,7 +109,10 @@ class GeographySettings(StrictModel):
     )
     links: list[Link] = Field(default_factory=list, description="Bridge and ferry links.")
     contiguity_tolerance_m: float = Field(
-        30.0, ge=0, le=500, description="Gap (metres) still counted as touching (generalised edges)."
+        30.0,
+        ge=0,
+        le=500,
+        description="Gap (metres) still counted as touching (generalised edges).",
     )
 
 
@@ -144,21 +150,29 @@ class HubSettings(StrictModel):
         default_factory=list, description="Named localities; empty means each district is one."
     )
     sites_csv: Path | None = Field(
-        None, description="Candidate sites CSV (relative to the scenario file); else generated "
-        "at area centres."
+        None,
+        description="Candidate sites CSV (relative to the scenario file); else generated "
+        "at area centres.",
     )
     site_tolerance_m: float = Field(
-        250.0, ge=0, le=2000, description="A site this many metres outside the (generalised) "
-        "council boundary joins its nearest area; further out is an error."
+        250.0,
+        ge=0,
+        le=2000,
+        description="A site this many metres outside the (generalised) "
+        "council boundary joins its nearest area; further out is an error.",
     )
     main_hubs_per_locality: int = Field(1, ge=1, description="Main hubs opened in each locality.")
     community_hubs_per_locality: int | None = Field(
-        None, ge=0, description="Community hubs in each locality; 0 if neither this nor "
-        "coverage_share is set."
+        None,
+        ge=0,
+        description="Community hubs in each locality; 0 if neither this nor coverage_share is set.",
     )
     coverage_share: float | None = Field(
-        None, gt=0, le=1, description="Open the fewest community hubs that put this share "
-        "(0-1) of children within the target of their hub."
+        None,
+        gt=0,
+        le=1,
+        description="Open the fewest community hubs that put this share "
+        "(0-1) of children within the target of their hub.",
     )
     target_distance_km: float = Field(
         2.0, gt=0, description="Road km (straight line x circuity) counted as near a hub."
@@ -170,20 +184,25 @@ class HubSettings(StrictModel):
         1.3, ge=1, le=3, description="Road km per straight-line km, for travel without a matrix."
     )
     travel_time_csv: Path | None = Field(
-        None, description="Travel minutes, area code by site name (relative to the scenario "
-        "file); replaces distance in the model."
+        None,
+        description="Travel minutes, area code by site name (relative to the scenario "
+        "file); replaces distance in the model.",
     )
     main_hub_visit_share: float = Field(
-        0.2, ge=0, lt=1, description="Share (0-1) of visits made to the nearest main hub rather "
-        "than the nearest hub; weights travel to main hubs so they sit centrally [assumption]."
+        0.2,
+        ge=0,
+        lt=1,
+        description="Share (0-1) of visits made to the nearest main hub rather "
+        "than the nearest hub; weights travel to main hubs so they sit centrally [assumption].",
     )
     team_base_at_main_hub: bool = Field(False, description="Every team is based at a main hub.")
     keep_existing_sites: bool = Field(
         False, description="Keep every site marked existing open (unless forced closed)."
     )
     population_basis: Literal["children_0_17", "children_0_19", "children_0_24"] | None = Field(
-        None, description="Children weighting travel, capacity and coverage; default the teams' "
-        "basis if it counts children, else children_0_17."
+        None,
+        description="Children weighting travel, capacity and coverage; default the teams' "
+        "basis if it counts children, else children_0_17.",
     )
     relative_gap: float = Field(
         0.001, ge=0, le=1, description="Hub models are small: prove each to this gap."
@@ -230,21 +249,31 @@ class WorkforceSettings(StrictModel):
     """
 
     rates_year: int | None = Field(
-        None, ge=2013, le=2100, description="Year (31 March) of the published children's "
+        None,
+        ge=2013,
+        le=2100,
+        description="Year (31 March) of the published children's "
         "services figures; the council's latest year if omitted. Missing council figures fall "
-        "back to England's."
+        "back to England's.",
     )
     looked_after_in_family_help: bool = Field(
-        True, description="Children looked after at 31 March count as Family Help cases (the DfE "
-        "counts them as children in need); false when a children-in-care service holds them."
+        True,
+        description="Children looked after at 31 March count as Family Help cases (the DfE "
+        "counts them as children in need); false when a children-in-care service holds them.",
     )
     early_help_uplift_share: float = Field(
-        0.0, ge=0, le=5, description="Targeted early-help cases not counted as children in need, "
-        "as a share of the published Family Help cases (0 = published figures only)."
+        0.0,
+        ge=0,
+        le=5,
+        description="Targeted early-help cases not counted as children in need, "
+        "as a share of the published Family Help cases (0 = published figures only).",
     )
     deprivation_gradient_per_decile: float = Field(
-        1.33, ge=1, le=3, description="Demand multiplier per IMD decile more deprived (1.33: Child "
-        "Welfare Inequalities Project); spread is normalised so each council's total is kept."
+        1.33,
+        ge=1,
+        le=3,
+        description="Demand multiplier per IMD decile more deprived (1.33: Child "
+        "Welfare Inequalities Project); spread is normalised so each council's total is kept.",
     )
     caseload_target_cases_per_fte: dict[CaseHoldingRole, PositiveNumber] = Field(
         default_factory=lambda: {
@@ -267,8 +296,11 @@ class WorkforceSettings(StrictModel):
         description="Case-holding roles that are not qualified social workers.",
     )
     max_non_social_worker_share: float = Field(
-        0.4, ge=0, le=1, description="Largest share (0-1) of a case type's cases held by "
-        "non-social-workers; the plan uses all of it (they cost less). Assumption."
+        0.4,
+        ge=0,
+        le=1,
+        description="Largest share (0-1) of a case type's cases held by "
+        "non-social-workers; the plan uses all of it (they cost less). Assumption.",
     )
     team_manager_span_fte: PositiveNumber = Field(
         8.0, description="Case-holding FTE per team manager (6-8 assumed); at least one per team."
@@ -329,12 +361,17 @@ class CostSettings(StrictModel):
         0.275, ge=0, le=1, description="Employer NI and pension as a share of salary (25-30%)."
     )
     vacancy_share: float = Field(
-        0.0, ge=0, lt=1, description="Share of funded FTE vacant and not covered, saving its pay "
-        "and on-costs (0 budgets the full establishment)."
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of funded FTE vacant and not covered, saving its pay "
+        "and on-costs (0 budgets the full establishment).",
     )
     agency_share: float = Field(
-        0.162, ge=0, le=1, description="Share of FTE in agency_roles filled by agency staff "
-        "(16.2%, England 2024)."
+        0.162,
+        ge=0,
+        le=1,
+        description="Share of FTE in agency_roles filled by agency staff (16.2%, England 2024).",
     )
     agency_roles: list[Role] = Field(
         default_factory=lambda: [
@@ -346,20 +383,26 @@ class CostSettings(StrictModel):
         description="Roles partly filled by agency staff.",
     )
     agency_premium_share: float = Field(
-        0.17, ge=0, le=5, description="Agency cost above an employed post, as a share of basic "
-        "salary (about +17%)."
+        0.17,
+        ge=0,
+        le=5,
+        description="Agency cost above an employed post, as a share of basic salary (about +17%).",
     )
     non_pay_gbp_per_fte: float = Field(
-        4_000.0, ge=0, description="Non-pay cost per funded FTE per year (£): IT, travel, "
-        "training. Assumption."
+        4_000.0,
+        ge=0,
+        description="Non-pay cost per funded FTE per year (£): IT, travel, training. Assumption.",
     )
     budget_gbp: float | None = Field(
         None, gt=0, description="Budget envelope per year (£); none: report cost only."
     )
     budget_sweep_points: int = Field(
-        7, ge=0, le=50, description="Budgets in the budget curve, evenly spaced from half the "
+        7,
+        ge=0,
+        le=50,
+        description="Budgets in the budget curve, evenly spaced from half the "
         "full plan's cost (or the smallest staffable plan's, if more) to the full plan's, plus "
-        "budget_gbp (0: no curve)."
+        "budget_gbp (0: no curve).",
     )
 
     @model_validator(mode="after")
@@ -424,7 +467,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a scenario must be a mapping of settings, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{path}: a scenario must be a mapping of settings, got {type(raw).__name__}"
+        )
     return raw
 
 

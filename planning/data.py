@@ -70,7 +70,9 @@ class AreaData:
     @property
     def districts(self) -> pd.DataFrame:
         cols = ["district_code", "district_name", "council_code", "council_name"]
-        return self.areas[cols].drop_duplicates().sort_values("district_code").reset_index(drop=True)
+        return (
+            self.areas[cols].drop_duplicates().sort_values("district_code").reset_index(drop=True)
+        )
 
 
 def default_data_dir() -> Path:
@@ -132,7 +134,7 @@ def cache_dir() -> Path:
 
 
 def resolve_districts(councils: list[str], data_dir: Path) -> pd.DataFrame:
-    """District (LTLA) rows for the councils asked for: upper-tier codes expand to their districts."""
+    """District (LTLA) rows for the councils asked for; upper-tier codes expand to districts."""
     table = pd.read_csv(_file(data_dir, "councils"), encoding="utf-8-sig", dtype=str)
     table = table[table["LTLA23CD"].str.startswith("E")]
     lookup = table.rename(
@@ -170,7 +172,9 @@ def resolve_districts(councils: list[str], data_dir: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- population
 
 
-def _missing(codes: pd.Index | pd.Series, names: pd.Series, what: str, limit: int = 10) -> list[str]:
+def _missing(
+    codes: pd.Index | pd.Series, names: pd.Series, what: str, limit: int = 10
+) -> list[str]:
     shown = [f"{c} ({names.get(c, '?')})" for c in list(codes)[:limit]]
     more = f" and {len(codes) - limit} more" if len(codes) > limit else ""
     return [f"{len(codes)} area(s) have no {what}: {', '.join(shown)}{more}"]
@@ -196,8 +200,11 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
     all_residents = _census_residents(data_dir, pd.Index(parts.lsoa21_code.unique()))
     parts["weight_base"] = parts.lsoa21_code.map(all_residents).astype(float)
     totals = parts.groupby("lsoa11_code")["weight_base"].transform("sum")
-    parts["share"] = np.where(totals > 0, parts.weight_base / totals, 1.0 / parts.groupby(
-        "lsoa11_code")["lsoa21_code"].transform("count"))
+    parts["share"] = np.where(
+        totals > 0,
+        parts.weight_base / totals,
+        1.0 / parts.groupby("lsoa11_code")["lsoa21_code"].transform("count"),
+    )
 
     ages = [str(a) for a in range(max(CHILD_AGE_LIMITS.values()) + 1)]
     pop = pd.read_csv(_file(data_dir, "population20"), usecols=["lsoa11_code", *ages])
@@ -209,8 +216,10 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
             f"{', '.join(missing11[:10])}"
         )
     bands = pd.DataFrame(
-        {col: pop[[str(a) for a in range(top + 1)]].sum(axis=1) for col, top in
-         CHILD_AGE_LIMITS.items()}
+        {
+            col: pop[[str(a) for a in range(top + 1)]].sum(axis=1)
+            for col, top in CHILD_AGE_LIMITS.items()
+        }
     )
     carried = parts.join(bands, on="lsoa11_code")
     for col in CHILD_AGE_LIMITS:
@@ -220,8 +229,10 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
         "carried mid-2020 children from %d LSOA 2011 to %d LSOA 2021 areas (%s)",
         len(wanted11),
         len(codes),
-        ", ".join(f"{k}={v}" for k, v in
-                  parts[parts.lsoa21_code.isin(codes)].change_code.value_counts().items()),
+        ", ".join(
+            f"{k}={v}"
+            for k, v in parts[parts.lsoa21_code.isin(codes)].change_code.value_counts().items()
+        ),
     )
     return by21.reindex(codes)
 
@@ -290,11 +301,15 @@ def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
 
     table["imd_decile"] = table["imd_decile"].astype(int)
     geometry = shapes.geometry.reindex(codes).make_valid()
-    areas = gpd.GeoDataFrame(table[AREA_COLUMNS].reset_index(drop=True),
-                             geometry=geometry.to_numpy(), crs=CRS)
+    areas = gpd.GeoDataFrame(
+        table[AREA_COLUMNS].reset_index(drop=True), geometry=geometry.to_numpy(), crs=CRS
+    )
     log.info(
         "areas: %d LSOAs in %d districts; %d residents, %.0f children 0-17; all joins 100%%",
-        len(areas), areas.district_code.nunique(), areas.residents.sum(), areas.children_0_17.sum(),
+        len(areas),
+        areas.district_code.nunique(),
+        areas.residents.sum(),
+        areas.children_0_17.sum(),
     )
     return areas
 
@@ -351,7 +366,9 @@ def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
         problems.append(f"areas not in the scenario's councils: {', '.join(unknown[:10])}")
     missing = [c for c in areas.area_code if c not in plan.index or pd.isna(plan.get(c))]
     if missing:
-        problems.append(_missing(pd.Index(missing), pd.Series(names), "team in the current plan")[0])
+        problems.append(
+            _missing(pd.Index(missing), pd.Series(names), "team in the current plan")[0]
+        )
     if problems:
         raise ConfigError(f"teams.current_plan_csv: {path} does not cover the areas:", problems)
     return plan.reindex(areas.area_code)

@@ -56,7 +56,9 @@ class Geography:
             adj[j].append(int(i))
         return [np.array(sorted(a), dtype=int) for a in adj]
 
-    def distance_km(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> np.ndarray:
+    def distance_km(
+        self, rows: np.ndarray | None = None, cols: np.ndarray | None = None
+    ) -> np.ndarray:
         """Straight-line distance in km between area centroids."""
         pts = np.column_stack([self.x_m, self.y_m])
         a = pts if rows is None else pts[rows]
@@ -107,7 +109,9 @@ def build_geography(areas: gpd.GeoDataFrame, settings: GeographySettings) -> Geo
     pairs = [tuple(p) for p in touching_pairs(geoms, settings.contiguity_tolerance_m)]
 
     links: list[LinkRecord] = []
-    unknown = [c for link in settings.links for c in (link.from_area, link.to_area) if c not in index]
+    unknown = [
+        c for link in settings.links for c in (link.from_area, link.to_area) if c not in index
+    ]
     if unknown:
         raise ConfigError(
             "geography.links: area code(s) not among the scenario's areas: "
@@ -118,9 +122,17 @@ def build_geography(areas: gpd.GeoDataFrame, settings: GeographySettings) -> Geo
         a, b = sorted((index[link.from_area], index[link.to_area]))
         pairs.append((a, b))
         dist = float(shapely.distance(geoms[a], geoms[b])) / 1000.0
-        links.append(LinkRecord(codes[a], codes[b], link.kind, link.name, round(dist, 3), "scenario"))
-        log.info("link from scenario: %s %s %s-%s (%.2f km)", link.kind, link.name,
-                 codes[a], codes[b], dist)
+        links.append(
+            LinkRecord(codes[a], codes[b], link.kind, link.name, round(dist, 3), "scenario")
+        )
+        log.info(
+            "link from scenario: %s %s %s-%s (%.2f km)",
+            link.kind,
+            link.name,
+            codes[a],
+            codes[b],
+            dist,
+        )
 
     edges = np.array(sorted(set(pairs)), dtype=int).reshape(-1, 2)
     labels = components(len(codes), edges)
@@ -143,10 +155,15 @@ def build_geography(areas: gpd.GeoDataFrame, settings: GeographySettings) -> Geo
         a, b, dist_m = _nearest_link(geoms, labels == part)
         a, b = sorted((a, b))
         edges = np.array(sorted({*map(tuple, edges), (a, b)}), dtype=int)
-        links.append(LinkRecord(codes[a], codes[b], "nearest", "", round(dist_m / 1000, 3), "nearest"))
+        links.append(
+            LinkRecord(codes[a], codes[b], "nearest", "", round(dist_m / 1000, 3), "nearest")
+        )
         log.warning(
             "detached part of %d area(s) linked to its nearest area: %s - %s (%.3f km)",
-            int(sizes[part]), f"{codes[a]} ({names[a]})", f"{codes[b]} ({names[b]})", dist_m / 1000,
+            int(sizes[part]),
+            f"{codes[a]} ({names[a]})",
+            f"{codes[b]} ({names[b]})",
+            dist_m / 1000,
         )
         labels = components(len(codes), edges)
 

@@ -8,8 +8,8 @@ import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 PALETTE = [plt.get_cmap("tab20")(i) for i in range(20)] + [
     plt.get_cmap("Set3")(i) for i in range(12)
@@ -46,22 +46,30 @@ def team_map(result, teams_gdf: gpd.GeoDataFrame | None = None) -> Figure:
         from planning.hubs import hubs_layer, localities_layer
 
         localities_layer(areas, result.hubs).boundary.plot(
-            ax=ax, color="#7a0177", linewidth=2.0, linestyle="--")
+            ax=ax, color="#7a0177", linewidth=2.0, linestyle="--"
+        )
         hubs = hubs_layer(result.hubs)
         main = hubs[hubs.kind == "main"]
         community = hubs[hubs.kind != "main"]
         if len(community):
-            community.plot(ax=ax, marker="o", facecolor="white", edgecolor="black",
-                           markersize=28, zorder=5)
+            community.plot(
+                ax=ax, marker="o", facecolor="white", edgecolor="black", markersize=28, zorder=5
+            )
         if len(main):
-            main.plot(ax=ax, marker="*", color="#d7301f", edgecolor="black", markersize=220,
-                      zorder=6)
+            main.plot(
+                ax=ax, marker="*", color="#d7301f", edgecolor="black", markersize=220, zorder=6
+            )
     for team_id, geom in zip(teams_gdf.team_id, teams_gdf.geometry, strict=True):
         point = geom.representative_point()
-        ax.annotate(team_id, (point.x, point.y), ha="center", va="center", fontsize=7,
-                    fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                          "alpha": 0.75})
+        ax.annotate(
+            team_id,
+            (point.x, point.y),
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
+        )
     teams = result.teams
     ax.set_title(
         f"{result.scenario.name}\n{len(teams.teams)} teams of "
@@ -71,8 +79,14 @@ def team_map(result, teams_gdf: gpd.GeoDataFrame | None = None) -> Figure:
     )
     ax.set_axis_off()
     ax.set_aspect("equal")
-    ax.text(0.0, -0.01, "Contains OS data © Crown copyright and database right; ONS, MHCLG, DfE "
-            "data under the Open Government Licence v3.0", transform=ax.transAxes, fontsize=6,
-            va="top")
+    ax.text(
+        0.0,
+        -0.01,
+        "Contains OS data © Crown copyright and database right; ONS, MHCLG, DfE "
+        "data under the Open Government Licence v3.0",
+        transform=ax.transAxes,
+        fontsize=6,
+        va="top",
+    )
     fig.tight_layout()
     return fig

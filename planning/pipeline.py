@@ -62,8 +62,11 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
         read_current_plan(path.parent / scenario.teams.current_plan_csv, area_data.areas)
     if scenario.hubs is not None:
         resolve_localities(area_data.areas, scenario.hubs)
-    published_rates(sorted(area_data.areas.council_code.unique()), area_data.data_dir,
-                    scenario.workforce.rates_year)
+    published_rates(
+        sorted(area_data.areas.council_code.unique()),
+        area_data.data_dir,
+        scenario.workforce.rates_year,
+    )
     return {
         "scenario": scenario.name,
         "areas": len(area_data.areas),
@@ -129,23 +132,36 @@ def run_stages(
     def hubs_stage() -> HubPlan | None:
         if scenario.hubs is None:
             return None
-        plan = place_hubs(areas, geo, teams.assignment, scenario.hubs, scenario.solver,
-                          default_basis=scenario.teams.population_basis, base_dir=path.parent)
+        plan = place_hubs(
+            areas,
+            geo,
+            teams.assignment,
+            scenario.hubs,
+            scenario.solver,
+            default_basis=scenario.teams.population_basis,
+            base_dir=path.parent,
+        )
         log.info("hubs: %d hubs in %d localities", len(plan.hubs), plan.hubs.locality.nunique())
         return plan
 
     hubs = stage("hubs", k_hubs, hubs_stage)
 
     def workforce_stage() -> tuple[Rates, Posts]:
-        rates = published_rates(sorted(areas.council_code.unique()), area_data.data_dir,
-                                scenario.workforce.rates_year)
+        rates = published_rates(
+            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
+        )
         return rates, size_workforce(areas, teams.assignment, rates, scenario.workforce)
 
     rates, posts = stage("workforce", k_work, workforce_stage)
     costs = stage("costs", k_costs, lambda: cost_plan(posts, scenario.costs, scenario.solver))
-    log.info("%s: %d teams, %.1f FTE, £%s a year; reused %s", label or scenario.name,
-             len(teams.teams), posts.total_fte, f"{costs.total_gbp:,.0f}",
-             ", ".join(reused) or "nothing")
+    log.info(
+        "%s: %d teams, %.1f FTE, £%s a year; reused %s",
+        label or scenario.name,
+        len(teams.teams),
+        posts.total_fte,
+        f"{costs.total_gbp:,.0f}",
+        ", ".join(reused) or "nothing",
+    )
     return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs), reused
 
 

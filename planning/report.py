@@ -27,10 +27,24 @@ from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
 
-AREA_COLUMNS = ["area_code", "area_name", "team_id", "district_code", "district_name",
-                "residents", "children_0_17"]
-EXTRA_AREA_COLUMNS = ["ward_code", "ward_name", "council_code", "children_0_19", "children_0_24",
-                      "imd_score", "imd_decile"]
+AREA_COLUMNS = [
+    "area_code",
+    "area_name",
+    "team_id",
+    "district_code",
+    "district_name",
+    "residents",
+    "children_0_17",
+]
+EXTRA_AREA_COLUMNS = [
+    "ward_code",
+    "ward_name",
+    "council_code",
+    "children_0_19",
+    "children_0_24",
+    "imd_score",
+    "imd_decile",
+]
 
 
 def _json_ready(value):
@@ -111,8 +125,9 @@ def manifest(result: Result) -> dict:
 def _write_all(result: Result, folder: Path) -> None:
     areas_table(result).to_csv(folder / "areas.csv", index=False, lineterminator="\n")
     teams_table(result).to_csv(folder / "teams.csv", index=False, lineterminator="\n")
-    gdf = result.area_data.areas[["area_code", "area_name", "district_code", "residents",
-                                  "children_0_17", "geometry"]].copy()
+    gdf = result.area_data.areas[
+        ["area_code", "area_name", "district_code", "residents", "children_0_17", "geometry"]
+    ].copy()
     gdf["team_id"] = gdf.area_code.map(result.teams.assignment)
     polygons = team_polygons(result.area_data.areas, result.teams.assignment)
     team_layer = polygons.merge(teams_table(result), on="team_id")
@@ -124,7 +139,8 @@ def _write_all(result: Result, folder: Path) -> None:
 
         hubs_layer(result.hubs).to_file(gpkg, layer="hubs", driver="GPKG")
         localities_layer(result.area_data.areas, result.hubs).to_file(
-            gpkg, layer="localities", driver="GPKG")
+            gpkg, layer="localities", driver="GPKG"
+        )
         result.hubs.hubs.to_csv(folder / "hubs.csv", index=False, lineterminator="\n")
     fig = team_map(result, polygons)
     fig.savefig(folder / "teams.png", metadata={"Software": None})

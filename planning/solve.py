@@ -96,15 +96,27 @@ class Mip:
         inf = highspy.kHighsInf
         n = len(self.variables)
         cost = np.array([problem.objective.get(v, 0.0) for v in self.variables], dtype=float)
-        lower = np.array([-inf if v.lowBound is None else v.lowBound for v in self.variables], float)
+        lower = np.array(
+            [-inf if v.lowBound is None else v.lowBound for v in self.variables], float
+        )
         upper = np.array([inf if v.upBound is None else v.upBound for v in self.variables], float)
-        h.addCols(n, cost, lower, upper, 0, np.array([], np.int32), np.array([], np.int32),
-                  np.array([], float))
-        integer = np.array([k for k, v in enumerate(self.variables) if v.cat == pulp.LpInteger],
-                           dtype=np.int32)
+        h.addCols(
+            n,
+            cost,
+            lower,
+            upper,
+            0,
+            np.array([], np.int32),
+            np.array([], np.int32),
+            np.array([], float),
+        )
+        integer = np.array(
+            [k for k, v in enumerate(self.variables) if v.cat == pulp.LpInteger], dtype=np.int32
+        )
         if len(integer):
-            h.changeColsIntegrality(len(integer), integer,
-                                    np.full(len(integer), highspy.HighsVarType.kInteger))
+            h.changeColsIntegrality(
+                len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
+            )
         self.offset = float(problem.objective.constant)
         self._add_rows(list(problem.constraints.values()))
 
@@ -123,8 +135,13 @@ class Mip:
                     indices.append(self.index[id(var)])
                     values.append(coef)
         self.highs.addRows(
-            len(constraints), np.array(lower, float), np.array(upper, float), len(indices),
-            np.array(starts, np.int32), np.array(indices, np.int32), np.array(values, float),
+            len(constraints),
+            np.array(lower, float),
+            np.array(upper, float),
+            len(indices),
+            np.array(starts, np.int32),
+            np.array(indices, np.int32),
+            np.array(values, float),
         )
 
     def add(self, constraints: list[pulp.LpConstraint]) -> None:
@@ -174,7 +191,9 @@ class Mip:
             bound = None
         if status == "infeasible":
             objective, bound, values = None, None, None
-        return SolveResult(status, objective, bound, relative_gap(objective, bound), seconds, values)
+        return SolveResult(
+            status, objective, bound, relative_gap(objective, bound), seconds, values
+        )
 
     def value_of(self, values: np.ndarray, var: pulp.LpVariable) -> float:
         return float(values[self.index[id(var)]])
@@ -244,8 +263,15 @@ class IncrementalLp:
         self.highs.setOptionValue("threads", threads)
         self.highs.setOptionValue("solver", "simplex")
         empty_i, empty_f = np.array([], np.int32), np.array([], float)
-        self.highs.addRows(len(row_lower), row_lower.astype(float), row_upper.astype(float), 0,
-                           empty_i, empty_i, empty_f)
+        self.highs.addRows(
+            len(row_lower),
+            row_lower.astype(float),
+            row_upper.astype(float),
+            0,
+            empty_i,
+            empty_i,
+            empty_f,
+        )
 
     @property
     def num_col(self) -> int:
@@ -255,18 +281,44 @@ class IncrementalLp:
     def num_row(self) -> int:
         return self.highs.getNumRow()
 
-    def add_columns(self, cost: np.ndarray, upper: np.ndarray, start: np.ndarray,
-                    index: np.ndarray, value: np.ndarray) -> None:
+    def add_columns(
+        self,
+        cost: np.ndarray,
+        upper: np.ndarray,
+        start: np.ndarray,
+        index: np.ndarray,
+        value: np.ndarray,
+    ) -> None:
         """Columns in compressed-column form over the existing rows (lower bound 0)."""
-        self.highs.addCols(len(cost), cost.astype(float), np.zeros(len(cost)),
-                           upper.astype(float), len(index), start.astype(np.int32),
-                           index.astype(np.int32), value.astype(float))
+        self.highs.addCols(
+            len(cost),
+            cost.astype(float),
+            np.zeros(len(cost)),
+            upper.astype(float),
+            len(index),
+            start.astype(np.int32),
+            index.astype(np.int32),
+            value.astype(float),
+        )
 
-    def add_rows(self, lower: np.ndarray, upper: np.ndarray, start: np.ndarray,
-                 index: np.ndarray, value: np.ndarray) -> None:
+    def add_rows(
+        self,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        start: np.ndarray,
+        index: np.ndarray,
+        value: np.ndarray,
+    ) -> None:
         """Rows in compressed-row form over the existing columns."""
-        self.highs.addRows(len(lower), lower.astype(float), upper.astype(float), len(index),
-                           start.astype(np.int32), index.astype(np.int32), value.astype(float))
+        self.highs.addRows(
+            len(lower),
+            lower.astype(float),
+            upper.astype(float),
+            len(index),
+            start.astype(np.int32),
+            index.astype(np.int32),
+            value.astype(float),
+        )
 
     def solve(self) -> LpSolution | None:
         h = self.highs

@@ -84,8 +84,9 @@ def test_island_beyond_a_cut_vertex_stays_with_its_bridge():
     areas, geo = grid("AAAA.BB\nAAAA.BB")
     codes = list(geo.codes)
     a, b = codes.index("E01000003"), codes.index("E01000004")  # (0,3) and (0,5)
-    geo = type(geo)(geo.codes, geo.names, geo.x_m, geo.y_m,
-                    np.vstack([geo.edges, [[a, b]]]), geo.links)
+    geo = type(geo)(
+        geo.codes, geo.names, geo.x_m, geo.y_m, np.vstack([geo.edges, [[a, b]]]), geo.links
+    )
     settings = TeamSettings(min_population=4, max_population=7, total_teams=2)
     plan = allocate_teams(areas, geo, settings, SOLVER)
     check_plan(plan.assignment, areas, geo, settings)
@@ -105,9 +106,14 @@ def test_teams_nest_in_districts_and_groupings():
     areas, geo = grid("AABB\nAABB\nCCDD\nCCDD")
     code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
     settings = TeamSettings(
-        min_population=3, max_population=5, nesting="groupings", total_teams=4,
-        groupings=[Grouping(name="north", districts=[code["A"], code["B"]]),
-                   Grouping(name="south", districts=[code["C"], code["D"]])],
+        min_population=3,
+        max_population=5,
+        nesting="groupings",
+        total_teams=4,
+        groupings=[
+            Grouping(name="north", districts=[code["A"], code["B"]]),
+            Grouping(name="south", districts=[code["C"], code["D"]]),
+        ],
     )
     plan = allocate_teams(areas, geo, settings, SOLVER)
     groups = plan.teams.groupby("group").size().to_dict()
@@ -142,9 +148,13 @@ def test_group_count_range_outside_band_names_group_and_what_fits():
     areas, geo = grid("AAAAAA\nBBBBBB")
     code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
     settings = TeamSettings(
-        min_population=2, max_population=3, nesting="groupings",
-        groupings=[Grouping(name="west", districts=[code["A"]], min_teams=4, max_teams=5),
-                   Grouping(name="east", districts=[code["B"]])],
+        min_population=2,
+        max_population=3,
+        nesting="groupings",
+        groupings=[
+            Grouping(name="west", districts=[code["A"]], min_teams=4, max_teams=5),
+            Grouping(name="east", districts=[code["B"]]),
+        ],
     )
     with pytest.raises(InfeasibleError) as err:
         allocate_teams(areas, geo, settings, SOLVER)
@@ -162,8 +172,12 @@ def test_total_outside_what_groups_admit_is_explained():
 def test_district_missing_from_groupings_is_named():
     areas, geo = grid("AAB")
     code = dict(zip(areas.district_name.str[-1], areas.district_code, strict=False))
-    settings = TeamSettings(min_population=1, max_population=3, nesting="groupings",
-                            groupings=[Grouping(name="only A", districts=[code["A"]])])
+    settings = TeamSettings(
+        min_population=1,
+        max_population=3,
+        nesting="groupings",
+        groupings=[Grouping(name="only A", districts=[code["A"]])],
+    )
     with pytest.raises(InfeasibleError, match=r"is in no grouping"):
         allocate_teams(areas, geo, settings, SOLVER)
 

@@ -20,8 +20,9 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 @pytest.fixture(scope="module")
 def hampshire_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("run") / "hampshire"
-    code = main(["run", str(SCENARIOS / "hampshire.yaml"), "--out", str(out),
-                 "--data-dir", str(data_dir)])
+    code = main(
+        ["run", str(SCENARIOS / "hampshire.yaml"), "--out", str(out), "--data-dir", str(data_dir)]
+    )
     assert code == 0
     return out
 
@@ -29,23 +30,46 @@ def hampshire_run(tmp_path_factory, data_dir):
 @pytest.mark.slow
 def test_hampshire_outputs(hampshire_run, data_dir):
     out = hampshire_run
-    for name in ("areas.csv", "teams.csv", "teams.gpkg", "teams.png", "manifest.json",
-                 "staffing.csv", "staffing.xlsx"):
+    for name in (
+        "areas.csv",
+        "teams.csv",
+        "teams.gpkg",
+        "teams.png",
+        "manifest.json",
+        "staffing.csv",
+        "staffing.xlsx",
+    ):
         assert (out / name).is_file(), name
     areas = pd.read_csv(out / "areas.csv")
     teams = pd.read_csv(out / "teams.csv")
-    assert list(areas.columns[:7]) == ["area_code", "area_name", "team_id", "district_code",
-                                       "district_name", "residents", "children_0_17"]
-    assert list(teams.columns[:7]) == ["team_id", "group", "n_areas", "residents",
-                                       "children_0_17", "imd_score_mean", "centre_area_code"]
+    assert list(areas.columns[:7]) == [
+        "area_code",
+        "area_name",
+        "team_id",
+        "district_code",
+        "district_name",
+        "residents",
+        "children_0_17",
+    ]
+    assert list(teams.columns[:7]) == [
+        "team_id",
+        "group",
+        "n_areas",
+        "residents",
+        "children_0_17",
+        "imd_score_mean",
+        "centre_area_code",
+    ]
     assert len(areas) == 865 and areas.team_id.notna().all()
     assert len(teams) == 34
     assert teams.residents.between(30_000, 50_000).all()
     per_group = teams.groupby("group").size()
     assert len(per_group) == 9 and per_group.between(3, 5).all()
     assert teams.n_areas.sum() == 865
-    assert areas.groupby("team_id").residents.sum().round().astype(int).to_dict() == \
-        teams.set_index("team_id").residents.to_dict()
+    assert (
+        areas.groupby("team_id").residents.sum().round().astype(int).to_dict()
+        == teams.set_index("team_id").residents.to_dict()
+    )
 
     # contiguity and band re-checked independently on the real adjacency
     scenario = load_scenario(SCENARIOS / "hampshire.yaml")
@@ -60,7 +84,8 @@ def test_hampshire_outputs(hampshire_run, data_dir):
     assert manifest["status"] in {"optimal", "time_limit"}
     assert manifest["bound"] <= manifest["objective"]
     assert manifest["gap"] == pytest.approx(
-        (manifest["objective"] - manifest["bound"]) / manifest["objective"])
+        (manifest["objective"] - manifest["bound"]) / manifest["objective"]
+    )
     if manifest["status"] == "optimal":
         assert manifest["gap"] <= scenario.solver.relative_gap + 1e-9
     assert manifest["links"][0]["name"].startswith("Langstone")
@@ -89,12 +114,16 @@ def test_validate_reports_groups(data_dir, capsys):
         ("name: x\ncouncils: [E10000014\n", 2, "not valid YAML"),
         ("name: x\ncouncils: [E10000099]\n", 2, "E10000099: not an English council code"),
         ("name: x\ncouncils: [E10000014]\nteam: {}\n", 2, "did you mean 'teams'"),
-        (HAVANT + "teams: {min_population: 70000, max_population: 80000}\n", 3,
-         "Havant: 124,214 residents cannot be split into teams of 70,000-80,000"),
+        (
+            HAVANT + "teams: {min_population: 70000, max_population: 80000}\n",
+            3,
+            "Havant: 124,214 residents cannot be split into teams of 70,000-80,000",
+        ),
     ],
 )
-def test_bad_input_exits_with_message_and_no_outputs(tmp_path, data_dir, capsys, text, code,
-                                                     message):
+def test_bad_input_exits_with_message_and_no_outputs(
+    tmp_path, data_dir, capsys, text, code, message
+):
     out = tmp_path / "out"
     path = write(tmp_path, text)
     assert main(["run", str(path), "--out", str(out), "--data-dir", str(data_dir)]) == code
@@ -107,15 +136,19 @@ def test_bad_input_exits_with_message_and_no_outputs(tmp_path, data_dir, capsys,
 
 def test_missing_data_dir_exits_2(tmp_path, capsys):
     path = write(tmp_path, HAVANT)
-    assert main(["run", str(path), "--out", str(tmp_path / "o"),
-                 "--data-dir", str(tmp_path / "none")]) == 2
+    assert (
+        main(["run", str(path), "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path / "none")])
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_small_run_is_reproducible(tmp_path, data_dir):
     path = write(tmp_path, HAVANT)
     for name in ("a", "b"):
-        assert main(["run", str(path), "--out", str(tmp_path / name),
-                     "--data-dir", str(data_dir)]) == 0
+        assert (
+            main(["run", str(path), "--out", str(tmp_path / name), "--data-dir", str(data_dir)])
+            == 0
+        )
     for name in ("areas.csv", "teams.csv", "staffing.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

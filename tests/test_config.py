@@ -58,8 +58,11 @@ def test_every_problem_reported_at_once(tmp_path):
 
 
 def test_band_must_be_ordered(tmp_path):
-    path = write(tmp_path, "s.yaml", "name: x\ncouncils: [E10000014]\n"
-                 "teams: {min_population: 50000, max_population: 30000}\n")
+    path = write(
+        tmp_path,
+        "s.yaml",
+        "name: x\ncouncils: [E10000014]\nteams: {min_population: 50000, max_population: 30000}\n",
+    )
     with pytest.raises(ConfigError, match="must be below max_population"):
         load_scenario(path)
 

@@ -51,7 +51,7 @@ def test_missing_data_dir_says_how_to_fix(tmp_path, monkeypatch):
 
 def test_missing_data_file_is_named(tmp_path):
     (tmp_path / "lookups").mkdir()
-    with pytest.raises(DataError, match="LTLA-UTLA_Apr23_Lookup_England-Wales.csv"):
+    with pytest.raises(DataError, match=r"LTLA-UTLA_Apr23_Lookup_England-Wales\.csv"):
         load_areas(["E10000014"], tmp_path)
 
 
