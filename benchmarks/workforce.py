@@ -1,9 +1,10 @@
 """Budget-programme solve times: Hampshire's 34 teams and a synthetic 150-team instance.
 
-Run from the repository root:  .venv/bin/python benchmarks/workforce.py [--time-limit 60]
+Run from the repository root:  .venv/bin/python benchmarks/workforce.py [--plan areas.csv]
 
-Hampshire's teams are a stand-in for the allocation stage: each district's areas, sorted by code,
-are cut into runs of about equal residents, with 34 teams shared among districts by residents.
+Hampshire's teams are the real 34-team plan when ``--plan`` names a run's areas.csv (default
+``out/hampshire/areas.csv``, written by ``bash scripts/setup.sh --run``); without one, a stand-in:
+each district's areas, sorted by code, cut into runs of about equal residents.
 The synthetic instance has 150 teams of 20 areas with seeded random children and deprivation.
 Each instance is solved at 95%, 85% and 70% of its full plan's cost with default settings.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,15 +86,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--gap", type=float, default=0.01)
+    parser.add_argument("--plan", default="out/hampshire/areas.csv",
+                        help="areas.csv of a Hampshire run (area_code, team_id)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     solver = SolverSettings(time_limit_seconds=args.time_limit, relative_gap=args.gap)
     settings = WorkforceSettings()
 
     areas = load_areas(["E10000014"]).areas
-    assignment = stand_in_teams(areas, 34)
+    plan = Path(args.plan)
+    if plan.is_file():
+        assignment = pd.read_csv(plan).set_index("area_code").team_id.reindex(areas.area_code)
+        label = f"Hampshire (34-team plan from {plan})"
+    else:
+        assignment, label = stand_in_teams(areas, 34), "Hampshire (stand-in teams: no --plan)"
     rates = published_rates(["E10000014"], resolve_data_dir())
-    run("Hampshire (stand-in teams)", size_workforce(areas, assignment, rates, settings), solver)
+    run(label, size_workforce(areas, assignment, rates, settings), solver)
 
     areas, assignment, rates = synthetic()
     run("Synthetic", size_workforce(areas, assignment, rates, settings), solver)

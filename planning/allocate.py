@@ -730,6 +730,67 @@ def lagrangian_bound(
     return best, best_values
 
 
+def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockInstance:
+    """The block restricted to some of its areas (local indices), to hold ``count`` teams."""
+    local = -np.ones(len(inst.weights), dtype=int)
+    local[members] = np.arange(len(members))
+    e = inst.edges
+    inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
+    return BlockInstance(
+        name=f"{inst.name} (pair)",
+        weights=inst.weights[members],
+        dist_km=inst.dist_km[np.ix_(members, members)],
+        cost=inst.cost[np.ix_(members, members)],
+        edges=np.column_stack([local[e[inside, 0]], local[e[inside, 1]]]),
+        min_pop=inst.min_pop,
+        max_pop=inst.max_pop,
+        counts=(count,),
+        labels=tuple(inst.labels[i] for i in members),
+    )
+
+
+def resplit_pairs(
+    centres: np.ndarray,
+    inst: BlockInstance,
+    adj: list[np.ndarray],
+    solver: SolverSettings,
+    deadline: float,
+) -> np.ndarray:
+    """Large-neighbourhood search: merge two touching teams and re-split them exactly into two
+    (the small-block solver, proven within 0.5%), keeping the result when it costs less."""
+    team = centres.copy()
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        labels = np.unique(team)
+        touching = sorted(
+            {
+                (min(team[a], team[b]), max(team[a], team[b]))
+                for a, b in inst.edges
+                if team[a] != team[b]
+            }
+        )
+        for a, b in touching:
+            if time.perf_counter() >= deadline:
+                break
+            if a not in labels or b not in labels:
+                continue
+            members = np.flatnonzero((team == a) | (team == b))
+            sub = sub_instance(inst, members, 2)
+            old = np.searchsorted(members, team[members])
+            old_cost = float(sub.cost[np.arange(len(members)), old].sum())
+            budget = min(deadline, time.perf_counter() + 10.0)
+            res = solve_block_count(sub, 2, solver, budget, 0.005, incumbent=old)
+            if res.centres is not None and res.objective < old_cost - 1e-6 * abs(old_cost):
+                team[members] = members[res.centres]
+                labels = np.unique(team)
+                improved = True
+                log.debug(
+                    "%s: re-split two teams, %.0f -> %.0f", inst.name, old_cost, res.objective
+                )
+    return team
+
+
 def solve_large_block(
     inst: BlockInstance,
     count: int,
@@ -737,6 +798,7 @@ def solve_large_block(
     deadline: float,
     gap_target: float,
     incumbent: np.ndarray | None = None,
+    lp: LpBound | None = None,
 ) -> BlockResult:
     """A large block: a plan from a MIP over the most promising centres, improved by local
     search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
@@ -783,6 +845,7 @@ def solve_large_block(
             cuts,
         )
     best = improve(best, inst, adj)
+    best = resplit_pairs(best, inst, adj, solver, start + 0.85 * (deadline - start))
     objective = plan_cost(best, inst)
     remaining = deadline - time.perf_counter()
     if remaining > 1 and relative_gap(objective, bound) > gap_target:
@@ -949,6 +1012,7 @@ def solve_block_count(
     deadline: float,
     gap_target: float,
     incumbent: np.ndarray | None = None,
+    lp: LpBound | None = None,
 ) -> BlockResult:
     """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
 
@@ -960,7 +1024,7 @@ def solve_block_count(
     start = time.perf_counter()
     n = len(inst.weights)
     allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
-    lp = lp_bound(inst, allowed, count, solver.threads)
+    lp = lp if lp is not None else lp_bound(inst, allowed, count, solver.threads)
     if lp is None:
         return BlockResult(
             inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
@@ -994,7 +1058,8 @@ def solve_block_count(
         columns = allowed & centres[None, :] & (extra <= slack * lp.value)
         columns[np.arange(n), np.arange(n)] &= centres
         if np.diag(columns).sum() >= count:
-            run(columns, min(10.0, 0.25 * (deadline - time.perf_counter())), gap_target / 4)
+            quick = max(3.0, min(10.0, 0.25 * (deadline - time.perf_counter())))
+            run(columns, quick, gap_target)
         if best is not None:
             break
     if best is None:  # a plan grown from the centres the LP opens most, always quick
@@ -1039,10 +1104,10 @@ def solve_block_count(
 
 
 def _solve_task(args: tuple) -> BlockResult:
-    inst, count, solver, budget, deadline_wall, gap_target, incumbent = args
+    inst, count, solver, budget, deadline_wall, gap_target, incumbent, lp = args
     deadline = time.perf_counter() + max(0.0, min(budget, deadline_wall - time.time()))
     solve = solve_large_block if len(inst.weights) > LARGE_BLOCK_AREAS else solve_block_count
-    result = solve(inst, count, solver, deadline, gap_target, incumbent)
+    result = solve(inst, count, solver, deadline, gap_target, incumbent, lp)
     log.info(
         "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
         inst.name,
@@ -1057,41 +1122,117 @@ def _solve_task(args: tuple) -> BlockResult:
     return result
 
 
-def _bound_task(args: tuple) -> float | None:
+def _bound_task(args: tuple) -> tuple[float, LpBound | None]:
     inst, count, threads, seconds = args
     n = len(inst.weights)
     allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
     if n > LARGE_BLOCK_AREAS:
         bound, _ = lagrangian_bound(inst, allowed, count, math.inf, seconds)
-        return None if not np.isfinite(bound) else bound
+        return bound, None
     lp = lp_bound(inst, allowed, count, threads)
-    return None if lp is None else lp.value
+    return (math.inf, None) if lp is None else (lp.value, lp)
 
 
-def _solve_round(insts, todo, solver, budget, deadline, target, results, lower, upper) -> None:
-    """Solve (block, count) entries in parallel, each for at most ``budget`` seconds from its
-    start, and fold their bounds and plans in. Entries with no plan yet go first."""
-    todo = sorted(todo, key=lambda key: (key in results and results[key].centres is not None, key))
-    tasks = [
-        (
-            insts[b],
-            c,
-            solver,
-            budget,
-            deadline,
-            target,
-            results[b, c].centres if (b, c) in results else None,
-        )
-        for b, c in todo
-    ]
-    for (b, c), res in zip(todo, _map(tasks, _solve_task, solver.processes), strict=True):
-        results[b, c] = res
-        if res.status == "infeasible":
-            lower[b][c] = math.inf
-        elif res.bound is not None:
-            lower[b][c] = max(lower[b][c], res.bound)
-        if res.objective is not None:
-            upper[b][c] = min(upper[b][c], res.objective)
+class CountSearch:
+    """Bounds and plans for every (block, team count) pair, and the choice of counts.
+
+    ``lower[b][c]`` and ``upper[b][c]`` are the best bound and plan cost known for block b at c
+    teams; the overall bound and plan are the cheapest choices of counts over them.
+    """
+
+    def __init__(
+        self, insts: list[BlockInstance], solver: SolverSettings, total: tuple[int, int] | None
+    ) -> None:
+        self.insts, self.solver, self.total = insts, solver, total
+        self.lower = [dict.fromkeys(i.counts, math.inf) for i in insts]
+        self.upper = [dict.fromkeys(i.counts, math.inf) for i in insts]
+        self.results: dict[tuple[int, int], BlockResult] = {}
+        self.lps: dict[tuple[int, int], LpBound | None] = {}
+
+    def bound_all(self, seconds_each: float) -> None:
+        keys = [(b, c) for b, inst in enumerate(self.insts) for c in inst.counts]
+        tasks = [(self.insts[b], c, self.solver.threads, seconds_each) for b, c in keys]
+        for (b, c), (value, lp) in zip(
+            keys, _map(tasks, _bound_task, self.solver.processes), strict=True
+        ):
+            self.lower[b][c] = value
+            self.lps[b, c] = lp
+
+    def solve(self, todo: list[tuple[int, int]], budget: float, deadline: float) -> None:
+        """Solve entries in parallel, each for at most ``budget`` seconds from its start;
+        entries with no plan yet go first."""
+        known = self.results
+        todo = sorted(todo, key=lambda k: (k in known and known[k].centres is not None, k))
+        tasks = [
+            (
+                self.insts[b],
+                c,
+                self.solver,
+                budget,
+                deadline,
+                self.solver.relative_gap,
+                known[b, c].centres if (b, c) in known else None,
+                self.lps.get((b, c)),
+            )
+            for b, c in todo
+        ]
+        for (b, c), res in zip(todo, _map(tasks, _solve_task, self.solver.processes), strict=True):
+            known[b, c] = res
+            if res.status == "infeasible":
+                self.lower[b][c] = math.inf
+            elif res.bound is not None:
+                self.lower[b][c] = max(self.lower[b][c], res.bound)
+            if res.objective is not None:
+                self.upper[b][c] = min(self.upper[b][c], res.objective)
+
+    def best(self) -> tuple[float, list[int]] | None:
+        return choose_counts(self.upper, self.total)
+
+    def bound(self) -> tuple[float, list[int]] | None:
+        return choose_counts(self.lower, self.total)
+
+    def run(self, deadline: float) -> None:
+        """Solve the counts the cheapest bound uses, then whatever keeps the gap open."""
+        processes, target = self.solver.processes, self.solver.relative_gap
+        while time.time() < deadline:
+            bound, best = self.bound(), self.best()
+            if bound is None or (best and relative_gap(best[0], bound[0]) <= target):
+                return
+            fresh = [(b, c) for b, c in enumerate(bound[1]) if (b, c) not in self.results]
+            if fresh:  # a first look, with a share of the time
+                share = max(2.0, 0.5 * (deadline - time.time()) * processes / len(fresh))
+                self.solve(fresh, share, deadline)
+                continue
+            unproven = sorted(
+                {
+                    (b, c)
+                    for choice in (best, bound)
+                    if choice
+                    for b, c in enumerate(choice[1])
+                    if self.results[b, c].status != "optimal"
+                }
+            )
+            if not unproven:
+                return
+            share = (deadline - time.time()) * min(processes, len(unproven)) / len(unproven)
+            self.solve(unproven, share, deadline)
+
+    def rescue(self, grace: float) -> None:
+        """Blocks with no plan at any count (a loaded machine can starve them) get up to
+        ``grace`` more seconds at the count the cheapest bound uses; logged as a warning."""
+        bound = self.bound()
+        if bound is None:
+            return
+        missing = [
+            (b, c) for b, c in enumerate(bound[1]) if not np.isfinite(min(self.upper[b].values()))
+        ]
+        if missing:
+            log.warning(
+                "no plan yet for %s; solving %.0f s past the time limit",
+                ", ".join(f"{self.insts[b].name} ({c} teams)" for b, c in missing),
+                grace,
+            )
+            self.solve(missing, grace, time.time() + grace)
 
 
 def choose_counts(
@@ -1158,60 +1299,32 @@ def allocate_teams(
     labels = None if current is None else current.reindex(areas.area_code).to_numpy()
     insts = [block_instance(geo, weights, b, settings, labels) for b in blocks]
     total = None if settings.total_teams is None else (settings.total_teams, settings.total_teams)
-    keys = [(b, c) for b, blk in enumerate(blocks) for c in blk.counts]
-    bound_seconds = 0.15 * solver.time_limit_seconds * solver.processes / len(keys)
-    lp_values = _map(
-        [(insts[b], c, solver.threads, bound_seconds) for b, c in keys],
-        _bound_task,
-        solver.processes,
-    )
-    lower = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
-    upper = [dict.fromkeys(blk.counts, math.inf) for blk in blocks]
-    results: dict[tuple[int, int], BlockResult] = {}
-    for (b, c), value in zip(keys, lp_values, strict=True):
-        lower[b][c] = math.inf if value is None else value
+    search = CountSearch(insts, solver, total)
+    pairs = sum(len(i.counts) for i in insts)
+    search.bound_all(0.15 * solver.time_limit_seconds * solver.processes / pairs)
     log.info(
-        "LP bounds for %d (block, team count) pairs in %.1f s", len(keys), time.time() - start_wall
+        "LP bounds for %d (block, team count) pairs in %.1f s", pairs, time.time() - start_wall
     )
-    target = solver.relative_gap
-    while time.time() < deadline:
-        bound_choice = choose_counts(lower, total)
-        best = choose_counts(upper, total)
-        if bound_choice is None or (best and relative_gap(best[0], bound_choice[0]) <= target):
-            break
-        fresh = [(b, c) for b, c in enumerate(bound_choice[1]) if (b, c) not in results]
-        if fresh:  # first look at the counts the cheapest bound uses, with a share of the time
-            share = max(2.0, 0.5 * (deadline - time.time()) * solver.processes / len(fresh))
-            _solve_round(insts, fresh, solver, share, deadline, target, results, lower, upper)
-            continue
-        unproven = sorted(
-            {
-                (b, c)
-                for ch in (best, bound_choice)
-                if ch
-                for b, c in enumerate(ch[1])
-                if results[b, c].status != "optimal"
-            }
-        )
-        if not unproven:
-            break
-        share = (deadline - time.time()) * min(solver.processes, len(unproven)) / len(unproven)
-        _solve_round(insts, unproven, solver, share, deadline, target, results, lower, upper)
-    best = choose_counts(upper, total)
-    bound_choice = choose_counts(lower, total)
+    search.run(deadline)
+    if search.best() is None:
+        search.rescue(solver.time_limit_seconds)
+    best, bound_choice = search.best(), search.bound()
     seconds = time.time() - start_wall
     if best is None:
         raise SolverError(
             f"no contiguous plan within the band was found in {solver.time_limit_seconds:.0f} s; "
             "raise solver.time_limit_seconds, widen the band, or choose team counts with more "
             "slack",
-            [f"{blocks[b].name}, {c} teams: {r.status}" for (b, c), r in sorted(results.items())],
+            [
+                f"{blocks[b].name}, {c} teams: {r.status}"
+                for (b, c), r in sorted(search.results.items())
+            ],
         )
     objective, counts = best
     bound = min(objective, bound_choice[0]) if bound_choice else objective
     gap = relative_gap(objective, bound) or 0.0
     status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
-    chosen = [results[b, c] for b, c in enumerate(counts)]
+    chosen = [search.results[b, c] for b, c in enumerate(counts)]
     plan = _assemble(areas, geo, blocks, chosen, settings)
     block_rows = [
         {
