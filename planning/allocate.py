@@ -799,6 +799,7 @@ def solve_large_block(
     gap_target: float,
     incumbent: np.ndarray | None = None,
     lp: LpBound | None = None,
+    exact: bool = True,
 ) -> BlockResult:
     """A large block: a plan from a MIP over the most promising centres, improved by local
     search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
@@ -1013,6 +1014,7 @@ def solve_block_count(
     gap_target: float,
     incumbent: np.ndarray | None = None,
     lp: LpBound | None = None,
+    exact: bool = True,
 ) -> BlockResult:
     """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
 
@@ -1058,7 +1060,7 @@ def solve_block_count(
         columns = allowed & centres[None, :] & (extra <= slack * lp.value)
         columns[np.arange(n), np.arange(n)] &= centres
         if np.diag(columns).sum() >= count:
-            quick = max(3.0, min(10.0, 0.25 * (deadline - time.perf_counter())))
+            quick = max(1.5, min(10.0, 0.4 * (deadline - time.perf_counter())))
             run(columns, quick, gap_target)
         if best is not None:
             break
@@ -1067,9 +1069,14 @@ def solve_block_count(
         best = grow_plan(spread_seeds(count, inst, preferred), inst, _adjacency(n, inst.edges))
     if best is not None:
         best = improve(best, inst, _adjacency(n, inst.edges))
+        first_look = incumbent is None
+        if first_look and count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
+            stop = time.perf_counter() + (0.3 if exact else 0.8) * (deadline - time.perf_counter())
+            best = resplit_pairs(best, inst, _adjacency(n, inst.edges), solver, stop)
     # 3. exact on the columns that could still improve on the plan
     ub = plan_cost(best, inst) if best is not None else math.inf
-    if relative_gap(ub, lp.value) is None or relative_gap(ub, lp.value) > gap_target:
+    open_gap = relative_gap(ub, lp.value) is None or relative_gap(ub, lp.value) > gap_target
+    if open_gap and (exact or best is None):
         threshold = (ub - lp.value) if np.isfinite(ub) else 0.05 * lp.value
         columns = allowed & (extra <= threshold + 1e-6)
         st, mip_bound = run(columns, math.inf, gap_target)
@@ -1104,10 +1111,10 @@ def solve_block_count(
 
 
 def _solve_task(args: tuple) -> BlockResult:
-    inst, count, solver, budget, deadline_wall, gap_target, incumbent, lp = args
+    inst, count, solver, budget, deadline_wall, gap_target, incumbent, lp, exact = args
     deadline = time.perf_counter() + max(0.0, min(budget, deadline_wall - time.time()))
     solve = solve_large_block if len(inst.weights) > LARGE_BLOCK_AREAS else solve_block_count
-    result = solve(inst, count, solver, deadline, gap_target, incumbent, lp)
+    result = solve(inst, count, solver, deadline, gap_target, incumbent, lp, exact)
     log.info(
         "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s, %d rounds, %d cuts",
         inst.name,
@@ -1158,11 +1165,12 @@ class CountSearch:
             self.lower[b][c] = value
             self.lps[b, c] = lp
 
-    def solve(self, todo: list[tuple[int, int]], budget: float, deadline: float) -> None:
-        """Solve entries in parallel, each for at most ``budget`` seconds from its start;
-        entries with no plan yet go first."""
+    def solve(
+        self, todo: list[tuple[int, int]], budgets: list[float], deadline: float, exact: bool
+    ) -> None:
+        """Solve entries in parallel, each for at most its budget (seconds from its start);
+        ``exact`` False: bound and quick plans only, leaving the MIP for later."""
         known = self.results
-        todo = sorted(todo, key=lambda k: (k in known and known[k].centres is not None, k))
         tasks = [
             (
                 self.insts[b],
@@ -1173,8 +1181,9 @@ class CountSearch:
                 self.solver.relative_gap,
                 known[b, c].centres if (b, c) in known else None,
                 self.lps.get((b, c)),
+                exact,
             )
-            for b, c in todo
+            for (b, c), budget in zip(todo, budgets, strict=True)
         ]
         for (b, c), res in zip(todo, _map(tasks, _solve_task, self.solver.processes), strict=True):
             known[b, c] = res
@@ -1199,23 +1208,40 @@ class CountSearch:
             if bound is None or (best and relative_gap(best[0], bound[0]) <= target):
                 return
             fresh = [(b, c) for b, c in enumerate(bound[1]) if (b, c) not in self.results]
-            if fresh:  # a first look, with a share of the time
-                share = max(2.0, 0.5 * (deadline - time.time()) * processes / len(fresh))
-                self.solve(fresh, share, deadline)
+            if fresh:  # a first look: LP bound and quick plans, the MIP left for later
+                share = max(3.0, 0.5 * (deadline - time.time()) * processes / len(fresh))
+                self.solve(fresh, [share] * len(fresh), deadline, exact=False)
                 continue
-            unproven = sorted(
-                {
-                    (b, c)
-                    for choice in (best, bound)
-                    if choice
-                    for b, c in enumerate(choice[1])
-                    if self.results[b, c].status != "optimal"
+            unproven = [
+                (b, c)
+                for b, c in {
+                    (b, c) for choice in (best, bound) if choice for b, c in enumerate(choice[1])
                 }
-            )
+                if self.results[b, c].status != "optimal"
+            ]
             if not unproven:
                 return
-            share = (deadline - time.time()) * min(processes, len(unproven)) / len(unproven)
-            self.solve(unproven, share, deadline)
+            # smallest open gaps first, so they finish and free a worker; time in proportion
+            gaps = {
+                key: self.upper[key[0]][key[1]] - self.lower[key[0]][key[1]] for key in unproven
+            }
+            unproven.sort(key=lambda key: (gaps[key], key))
+            finite = [g for g in gaps.values() if np.isfinite(g)]
+            total_gap = sum(finite) or 1.0
+            remaining = deadline - time.time()
+            budgets = [
+                max(
+                    3.0,
+                    remaining
+                    * processes
+                    * (gaps[k] if np.isfinite(gaps[k]) else total_gap)
+                    / total_gap,
+                )
+                for k in unproven
+            ]
+            for k in range(max(0, len(unproven) - processes), len(unproven)):
+                budgets[k] = remaining  # the widest gaps run to the deadline
+            self.solve(unproven, budgets, deadline, exact=True)
 
     def rescue(self, grace: float) -> None:
         """Blocks with no plan at any count (a loaded machine can starve them) get up to
@@ -1232,7 +1258,7 @@ class CountSearch:
                 ", ".join(f"{self.insts[b].name} ({c} teams)" for b, c in missing),
                 grace,
             )
-            self.solve(missing, grace, time.time() + grace)
+            self.solve(missing, [grace] * len(missing), time.time() + grace, exact=True)
 
 
 def choose_counts(
