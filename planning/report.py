@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -162,13 +163,13 @@ def _write_all(result: Result, folder: Path) -> None:
     write_html_outputs(result, folder)  # report.html and map.html
 
 
-def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:
-    """Write every output of a run into ``out_dir``, all or nothing."""
+def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:
+    """Call ``write(staging)``, then move what it wrote into ``out_dir``: all or nothing."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        _write_all(result, staging)
+        write(staging)
         out_dir.mkdir(exist_ok=True)
         written = []
         for path in sorted(staging.iterdir()):
@@ -179,5 +180,11 @@ def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:
             written.append(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:
+    """Write every output of a run into ``out_dir``, all or nothing."""
+    written = write_staged(out_dir, lambda folder: _write_all(result, folder))
     log.info("wrote %d files to %s", len(written), out_dir)
     return written

@@ -150,14 +150,6 @@ class Mip:
             self.problem += con
         self._add_rows(constraints)
 
-    def set_row_bounds(self, constraint_name: str, lower: float, upper: float) -> None:
-        """Change a named row's bounds (e.g. the team count) in both models."""
-        names = list(self.problem.constraints)
-        row = names.index(constraint_name)
-        con = self.problem.constraints[constraint_name]
-        con.constant = -lower if lower == upper else con.constant
-        self.highs.changeRowBounds(row, lower, upper)
-
     def solve(
         self,
         *,
@@ -207,48 +199,6 @@ class LpSolution:
     x: np.ndarray
     row_dual: np.ndarray
     col_dual: np.ndarray
-
-
-def solve_lp(
-    cost: np.ndarray,
-    col_upper: np.ndarray,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    matrix_csc: tuple[np.ndarray, np.ndarray, np.ndarray],
-    *,
-    threads: int = 1,
-) -> LpSolution | None:
-    """Solve min c.x, row_lower <= A x <= row_upper, 0 <= x <= col_upper; None if infeasible.
-
-    Used for bounding (column generation and variable fixing), not for plans.
-    """
-    start, index, value = matrix_csc
-    lp = highspy.HighsLp()
-    lp.num_col_ = len(cost)
-    lp.num_row_ = len(row_lower)
-    lp.col_cost_ = cost.astype(float)
-    lp.col_lower_ = np.zeros(len(cost))
-    lp.col_upper_ = col_upper.astype(float)
-    lp.row_lower_ = row_lower.astype(float)
-    lp.row_upper_ = row_upper.astype(float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = value.astype(float)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", threads)
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    sol = h.getSolution()
-    return LpSolution(
-        objective=float(h.getInfo().objective_function_value),
-        x=np.array(sol.col_value),
-        row_dual=np.array(sol.row_dual),
-        col_dual=np.array(sol.col_dual),
-    )
 
 
 class IncrementalLp:

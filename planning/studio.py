@@ -23,10 +23,7 @@ import difflib
 import itertools
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +48,7 @@ from planning.config import (
 from planning.errors import ConfigError
 from planning.hubs import weighted_quantile
 from planning.pipeline import Result, run_stages
+from planning.report import write_staged
 from planning.workforce import CASE_HOLDING, ROLE_NAMES
 
 log = logging.getLogger(__name__)
@@ -611,26 +609,6 @@ def sweep_figure(sweep: Sweep) -> Figure:
 # --------------------------------------------------------------------------- writing
 
 
-def _staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:
-    """Call ``write(staging)`` then move what it wrote into ``out_dir``: all or nothing."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        write(staging)
-        out_dir.mkdir(exist_ok=True)
-        written = []
-        for path in sorted(staging.iterdir()):
-            target = out_dir / path.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(path, target)
-            written.append(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return written
-
-
 def _xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """A plain workbook finance can re-sort: bold frozen header, widths, £ and number formats."""
     from openpyxl import Workbook
@@ -684,7 +662,7 @@ def write_compare(comparison: Comparison, out_dir: Path | str,
             if progress is not None:
                 progress(f"{label}: outputs")
 
-    written = _staged(out_dir, write)
+    written = write_staged(out_dir, write)
     log.info("compare: wrote %d files and folders to %s", len(written), out_dir)
     return written
 
@@ -704,7 +682,7 @@ def write_sweep(sweep: Sweep, out_dir: Path | str, runs: bool = False,
                 if progress is not None:
                     progress(f"{variant.label}: outputs")
 
-    written = _staged(out_dir, write)
+    written = write_staged(out_dir, write)
     log.info("sweep: wrote %d files and folders to %s", len(written), out_dir)
     return written
 

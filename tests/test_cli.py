@@ -152,3 +152,30 @@ def test_small_run_is_reproducible(tmp_path, data_dir):
         )
     for name in ("areas.csv", "teams.csv", "staffing.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_hampshire_plan_social_work_fte_matches_published(hampshire_run, data_dir):
+    """Issue 4's check on the real 34-team plan: with Hampshire's own 2025 rates, a caseload
+    target equal to its published average (16.1) and the share of Family Help cases its own
+    figures show held outside case-holding social workers (44%), the plan's social-work
+    case-holding FTE is within 10% of the FTE its published figures imply (cases / caseload)."""
+    from planning.config import WorkforceSettings
+    from planning.workforce import published_rates, size_workforce
+
+    areas = load_areas(["E10000014"], data_dir).areas
+    plan = pd.read_csv(hampshire_run / "areas.csv").set_index("area_code").team_id
+    rates = published_rates(["E10000014"], data_dir)
+    target = float(rates.table.loc["E10000014", "caseload_fte"])
+    assert target == pytest.approx(16.1)
+    settings = WorkforceSettings(
+        caseload_target_cases_per_fte=dict.fromkeys(
+            ["family_practitioner", "social_worker", "lead_child_protection_practitioner"], target),
+        max_non_social_worker_share=0.44,  # (9,714 - (6,339 - 922)) / 9,714, from DfE figures
+    )
+    posts = size_workforce(areas, plan.reindex(areas.area_code), rates, settings)
+    row = posts.comparison.set_index("council_code").loc["E10000014"]
+    ratio = row.plan_social_work_case_holding_fte / row.published_implied_fte
+    print(f"plan {row.plan_social_work_case_holding_fte:.1f} FTE vs published "
+          f"{row.published_implied_fte:.1f} ({100 * (ratio - 1):+.1f}%)")
+    assert abs(ratio - 1) < 0.10
