@@ -179,3 +179,13 @@ def test_hampshire_plan_social_work_fte_matches_published(hampshire_run, data_di
     print(f"plan {row.plan_social_work_case_holding_fte:.1f} FTE vs published "
           f"{row.published_implied_fte:.1f} ({100 * (ratio - 1):+.1f}%)")
     assert abs(ratio - 1) < 0.10
+
+
+def test_unwritable_output_folder_is_a_message_not_a_traceback(tmp_path, data_dir, capsys):
+    path = write(tmp_path, HAVANT)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["run", str(path), "--out", str(blocker / "out"), "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no outputs were written" in err and "Traceback" not in err
