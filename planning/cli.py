@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; no outputs were written", file=sys.stderr)
         return 130
     except OSError as exc:  # e.g. an output folder that cannot be written
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}; no outputs were written",
-              file=sys.stderr)
+        print(
+            f"error: {exc.strerror or exc}: {exc.filename or ''}; no outputs were written",
+            file=sys.stderr,
+        )
         return 1

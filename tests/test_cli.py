@@ -170,14 +170,17 @@ def test_hampshire_plan_social_work_fte_matches_published(hampshire_run, data_di
     assert target == pytest.approx(16.1)
     settings = WorkforceSettings(
         caseload_target_cases_per_fte=dict.fromkeys(
-            ["family_practitioner", "social_worker", "lead_child_protection_practitioner"], target),
+            ["family_practitioner", "social_worker", "lead_child_protection_practitioner"], target
+        ),
         max_non_social_worker_share=0.44,  # (9,714 - (6,339 - 922)) / 9,714, from DfE figures
     )
     posts = size_workforce(areas, plan.reindex(areas.area_code), rates, settings)
     row = posts.comparison.set_index("council_code").loc["E10000014"]
     ratio = row.plan_social_work_case_holding_fte / row.published_implied_fte
-    print(f"plan {row.plan_social_work_case_holding_fte:.1f} FTE vs published "
-          f"{row.published_implied_fte:.1f} ({100 * (ratio - 1):+.1f}%)")
+    print(
+        f"plan {row.plan_social_work_case_holding_fte:.1f} FTE vs published "
+        f"{row.published_implied_fte:.1f} ({100 * (ratio - 1):+.1f}%)"
+    )
     assert abs(ratio - 1) < 0.10
 
 
