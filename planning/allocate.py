@@ -1351,7 +1351,7 @@ def allocate_teams(
     gap = relative_gap(objective, bound) or 0.0
     status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
     chosen = [search.results[b, c] for b, c in enumerate(counts)]
-    plan = _assemble(areas, geo, blocks, chosen, settings)
+    assignment, teams = _assemble(areas, geo, blocks, chosen, settings)
     block_rows = [
         {
             "group": r.name,
@@ -1368,7 +1368,7 @@ def allocate_teams(
     ]
     log.info(
         "allocation: %d teams, objective %.0f, bound %.0f, gap %.3f%%, %.1f s (%s)",
-        len(plan.teams),
+        len(teams),
         objective,
         bound,
         100 * gap,
@@ -1378,8 +1378,8 @@ def allocate_teams(
     changed = {}
     if labels is not None:
         centre_of = {code: i for i, code in enumerate(geo.codes)}
-        centres = plan.teams.set_index("team_id").centre_area_code
-        centre_label = plan.assignment.map(centres).map(centre_of).map(lambda i: labels[i])
+        centres = teams.set_index("team_id").centre_area_code
+        centre_label = assignment.map(centres).map(centre_of).map(lambda i: labels[i])
         moved = centre_label.to_numpy() != labels
         changed = {
             "changed_areas": int(moved.sum()),
@@ -1392,8 +1392,8 @@ def allocate_teams(
             changed["changed_residents"],
         )
     return TeamPlan(
-        plan.assignment,
-        plan.teams,
+        assignment,
+        teams,
         status,
         objective,
         bound,
@@ -1411,7 +1411,7 @@ def _assemble(
     blocks: list[Block],
     chosen: list[BlockResult],
     settings: TeamSettings,
-) -> TeamPlan:
+) -> tuple[pd.Series, pd.DataFrame]:
     """Team ids (T01...) by block, then north to south by centre; the teams table; checks."""
     team_of = np.empty(len(areas), dtype=object)
     centre_of = np.empty(len(areas), dtype=int)
@@ -1475,7 +1475,7 @@ def _assemble(
     assignment = pd.Series(team_of, index=areas.area_code.to_numpy(), name="team_id")
     assignment.index.name = "area_code"
     check_plan(assignment, areas, geo, settings)
-    return TeamPlan(assignment, teams, "", 0.0, 0.0, 0.0, 0.0, settings.population_basis)
+    return assignment, teams
 
 
 def check_plan(
