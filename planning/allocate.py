@@ -282,6 +282,13 @@ def population_path(n: int, edges: np.ndarray, weights: np.ndarray) -> np.ndarra
     return dijkstra(graph, directed=True) + weights[:, None]
 
 
+def allowed_columns(inst: BlockInstance) -> np.ndarray:
+    """allowed[i, j]: some path from area i to centre j carries no more than the band's maximum
+    population, so i may join the team centred at j (population-path fixing)."""
+    n = len(inst.weights)
+    return population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+
+
 def _cut_vertex_sides(n: int, adj: list[np.ndarray]) -> list[tuple[int, list[np.ndarray]]]:
     """For each cut vertex, the vertex sets of the components left when it is removed."""
     out = []
@@ -805,7 +812,7 @@ def solve_large_block(
     search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
     start = time.perf_counter()
     n = len(inst.weights)
-    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    allowed = allowed_columns(inst)
     adj = _adjacency(n, inst.edges)
     budget = max(1.0, deadline - time.perf_counter())
     bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.3 * budget)
@@ -1025,7 +1032,8 @@ def solve_block_count(
     """
     start = time.perf_counter()
     n = len(inst.weights)
-    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    allowed = allowed_columns(inst)
+    adj = _adjacency(n, inst.edges)
     lp = lp if lp is not None else lp_bound(inst, allowed, count, solver.threads)
     if lp is None:
         return BlockResult(
@@ -1066,13 +1074,13 @@ def solve_block_count(
             break
     if best is None:  # a plan grown from the centres the LP opens most, always quick
         preferred = np.argsort(-lp.centre_value, kind="stable")
-        best = grow_plan(spread_seeds(count, inst, preferred), inst, _adjacency(n, inst.edges))
+        best = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
     if best is not None:
-        best = improve(best, inst, _adjacency(n, inst.edges))
+        best = improve(best, inst, adj)
         first_look = incumbent is None
         if first_look and count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
             stop = time.perf_counter() + (0.3 if exact else 0.8) * (deadline - time.perf_counter())
-            best = resplit_pairs(best, inst, _adjacency(n, inst.edges), solver, stop)
+            best = resplit_pairs(best, inst, adj, solver, stop)
     # 3. exact on the columns that could still improve on the plan
     ub = plan_cost(best, inst) if best is not None else math.inf
     open_gap = relative_gap(ub, lp.value) is None or relative_gap(ub, lp.value) > gap_target
@@ -1132,7 +1140,7 @@ def _solve_task(args: tuple) -> BlockResult:
 def _bound_task(args: tuple) -> tuple[float, LpBound | None]:
     inst, count, threads, seconds = args
     n = len(inst.weights)
-    allowed = population_path(n, inst.edges, inst.weights) <= inst.max_pop + 1e-6
+    allowed = allowed_columns(inst)
     if n > LARGE_BLOCK_AREAS:
         bound, _ = lagrangian_bound(inst, allowed, count, math.inf, seconds)
         return bound, None

@@ -51,6 +51,13 @@ def data_dir_for(scenario: Scenario, scenario_path: Path, data_dir: Path | str |
     return None
 
 
+def current_plan(scenario: Scenario, scenario_path: Path, areas) -> Any:
+    """The scenario's current plan (team label per area), read relative to its file, or None."""
+    if scenario.teams.current_plan_csv is None:
+        return None
+    return read_current_plan(scenario_path.parent / scenario.teams.current_plan_csv, areas)
+
+
 def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> dict:
     """Schema and data checks without solving: areas join, geography links, band feasibility."""
     path = Path(path)
@@ -58,8 +65,7 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
     area_data = load_areas(scenario.councils, data_dir_for(scenario, path, data_dir))
     geo = build_geography(area_data.areas, scenario.geography)
     blocks = feasible_blocks(area_data.areas, scenario.teams)
-    if scenario.teams.current_plan_csv is not None:
-        read_current_plan(path.parent / scenario.teams.current_plan_csv, area_data.areas)
+    current_plan(scenario, path, area_data.areas)
     if scenario.hubs is not None:
         resolve_localities(area_data.areas, scenario.hubs)
     published_rates(
@@ -120,9 +126,7 @@ def run_stages(
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
     def teams_stage() -> TeamPlan:
-        current = None
-        if scenario.teams.current_plan_csv is not None:
-            current = read_current_plan(path.parent / scenario.teams.current_plan_csv, areas)
+        current = current_plan(scenario, path, areas)
         plan = allocate_teams(areas, geo, scenario.teams, scenario.solver, current)
         log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
         return plan
