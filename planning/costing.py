@@ -64,18 +64,22 @@ def unit_costs(settings: CostSettings, roles: list[str] | None = None) -> pd.Dat
     for role in roles:
         salary = float(settings.salary_gbp[role])  # type: ignore[index]
         agency = settings.agency_share if role in settings.agency_roles else 0.0
-        pay = salary * ((1 - settings.vacancy_share) * (1 + settings.on_cost_share)
-                        + agency * settings.agency_premium_share)
-        rows.append({
-            "role": role,
-            "salary_gbp": salary,
-            "on_cost_share": settings.on_cost_share,
-            "vacancy_share": settings.vacancy_share,
-            "agency_share": agency,
-            "agency_premium_share": settings.agency_premium_share,
-            "non_pay_gbp": settings.non_pay_gbp_per_fte,
-            "unit_cost_gbp_per_fte": float(round(pay + settings.non_pay_gbp_per_fte)),
-        })
+        pay = salary * (
+            (1 - settings.vacancy_share) * (1 + settings.on_cost_share)
+            + agency * settings.agency_premium_share
+        )
+        rows.append(
+            {
+                "role": role,
+                "salary_gbp": salary,
+                "on_cost_share": settings.on_cost_share,
+                "vacancy_share": settings.vacancy_share,
+                "agency_share": agency,
+                "agency_premium_share": settings.agency_premium_share,
+                "non_pay_gbp": settings.non_pay_gbp_per_fte,
+                "unit_cost_gbp_per_fte": float(round(pay + settings.non_pay_gbp_per_fte)),
+            }
+        )
     return pd.DataFrame(rows).set_index("role")
 
 
@@ -212,14 +216,21 @@ class _BudgetModel:
         n = {}
         for k, c in enumerate(self.cells):
             n[(c.team_id, c.role)] = pulp.LpVariable(
-                f"n_{k:04d}", lowBound=1 if c.cases > 0 else 0, cat=pulp.LpInteger)
+                f"n_{k:04d}", lowBound=1 if c.cases > 0 else 0, cat=pulp.LpInteger
+            )
         idx = {team: j for j, team in enumerate(self.teams)}
-        manager = {t: pulp.LpVariable(f"m_{idx[t]:04d}", lowBound=1, cat=pulp.LpInteger)
-                   for t in self.teams}
-        senior = {t: pulp.LpVariable(f"s_{idx[t]:04d}", lowBound=0, cat=pulp.LpInteger)
-                  for t in self.teams}
-        support = {t: pulp.LpVariable(f"b_{idx[t]:04d}", lowBound=0, cat=pulp.LpInteger)
-                   for t in self.teams}
+        manager = {
+            t: pulp.LpVariable(f"m_{idx[t]:04d}", lowBound=1, cat=pulp.LpInteger)
+            for t in self.teams
+        }
+        senior = {
+            t: pulp.LpVariable(f"s_{idx[t]:04d}", lowBound=0, cat=pulp.LpInteger)
+            for t in self.teams
+        }
+        support = {
+            t: pulp.LpVariable(f"b_{idx[t]:04d}", lowBound=0, cat=pulp.LpInteger)
+            for t in self.teams
+        }
         worst = pulp.LpVariable("w", lowBound=worst_coverage_at_least or 0.0)
         for c in self.cells:
             if c.cases > 0:
@@ -231,10 +242,12 @@ class _BudgetModel:
             prob += s.practitioner_fte_per_senior_practitioner * step * senior[t] - holding >= 0
             prob += s.practitioner_fte_per_business_support * step * support[t] - holding >= 0
         u = self.unit
-        cost = (pulp.lpSum(u[role] * step * v for (_, role), v in n.items())
-                + pulp.lpSum(u["team_manager"] * v for v in manager.values())
-                + pulp.lpSum(u["senior_practitioner"] * step * v for v in senior.values())
-                + pulp.lpSum(u["business_support"] * step * v for v in support.values()))
+        cost = (
+            pulp.lpSum(u[role] * step * v for (_, role), v in n.items())
+            + pulp.lpSum(u["team_manager"] * v for v in manager.values())
+            + pulp.lpSum(u["senior_practitioner"] * step * v for v in senior.values())
+            + pulp.lpSum(u["business_support"] * step * v for v in support.values())
+        )
         prob += cost <= budget
         covered = {}
         if worst_coverage_at_least is None:
@@ -246,12 +259,19 @@ class _BudgetModel:
                     prob += c.cases * var - step * c.target * n[(c.team_id, c.role)] <= 0
                     covered[k] = var
             total_cases = sum(c.cases for c in self.cells) or 1.0
-            prob += (-pulp.lpSum(c.cases * covered[k] for k, c in enumerate(self.cells)
-                                 if k in covered) / total_cases + 1e-6 * cost / budget)
+            prob += (
+                -pulp.lpSum(c.cases * covered[k] for k, c in enumerate(self.cells) if k in covered)
+                / total_cases
+                + 1e-6 * cost / budget
+            )
         return prob, {"n": n, "m": manager, "s": senior, "b": support, "w": worst}
 
-    def warm_start(self, mip: Mip, parts: dict[str, Any], plan: dict[tuple[str, str], float],
-                   ) -> np.ndarray:
+    def warm_start(
+        self,
+        mip: Mip,
+        parts: dict[str, Any],
+        plan: dict[tuple[str, str], float],
+    ) -> np.ndarray:
         """A start vector for ``mip`` from a plan (FTE per team and role)."""
         step = self.settings.fte_step
         values = np.zeros(len(mip.variables))
@@ -261,27 +281,36 @@ class _BudgetModel:
             values[mip.index[id(parts["m"][t])]] = plan[(t, "team_manager")]
             values[mip.index[id(parts["s"][t])]] = round(plan[(t, "senior_practitioner")] / step)
             values[mip.index[id(parts["b"][t])]] = round(plan[(t, "business_support")] / step)
-        coverage = [step * c.target * round(plan.get((c.team_id, c.role), 0.0) / step) / c.cases
-                    for c in self.cells if c.cases > 0]
+        coverage = [
+            step * c.target * round(plan.get((c.team_id, c.role), 0.0) / step) / c.cases
+            for c in self.cells
+            if c.cases > 0
+        ]
         values[mip.index[id(parts["w"])]] = min(coverage) if coverage else 0.0
         return values
 
-    def read_plan(self, mip: Mip, parts: dict[str, Any], result: SolveResult
-                  ) -> dict[tuple[str, str], float]:
+    def read_plan(
+        self, mip: Mip, parts: dict[str, Any], result: SolveResult
+    ) -> dict[tuple[str, str], float]:
         step = self.settings.fte_step
         assert result.values is not None
         plan = {key: step * round(mip.value_of(result.values, v)) for key, v in parts["n"].items()}
         for t in self.teams:
             plan[(t, "team_manager")] = float(round(mip.value_of(result.values, parts["m"][t])))
             plan[(t, "senior_practitioner")] = step * round(
-                mip.value_of(result.values, parts["s"][t]))
-            plan[(t, "business_support")] = step * round(
-                mip.value_of(result.values, parts["b"][t]))
+                mip.value_of(result.values, parts["s"][t])
+            )
+            plan[(t, "business_support")] = step * round(mip.value_of(result.values, parts["b"][t]))
         return plan
 
     def worst_pressure(self, plan: dict[tuple[str, str], float]) -> float:
-        loads = [c.cases / (plan[(c.team_id, c.role)] * c.target) if plan[(c.team_id, c.role)]
-                 else math.inf for c in self.cells if c.cases > 0]
+        loads = [
+            c.cases / (plan[(c.team_id, c.role)] * c.target)
+            if plan[(c.team_id, c.role)]
+            else math.inf
+            for c in self.cells
+            if c.cases > 0
+        ]
         return max(loads) if loads else 0.0
 
     def table(self, plan: dict[tuple[str, str], float]) -> pd.DataFrame:
@@ -296,8 +325,9 @@ class _BudgetModel:
             rows.append((team, role, fte, cell.cases, load, cell.target, load / cell.target))
         return _priced(sort_posts(pd.DataFrame(rows, columns=POST_COLUMNS)), self.unit)
 
-    def solve(self, budget: float, solver: SolverSettings, *, spend_rest: bool = True
-              ) -> BudgetPlan:
+    def solve(
+        self, budget: float, solver: SolverSettings, *, spend_rest: bool = True
+    ) -> BudgetPlan:
         """Both phases at one budget (the second only with ``spend_rest``)."""
         minimum = self.minimum_plan()
         minimum_cost = self.cost_of(minimum)
@@ -314,8 +344,11 @@ class _BudgetModel:
         prob, parts = self.build(budget)
         mip = Mip(prob, threads=solver.threads, seed=solver.seed)
         start = self.cheapest_plan(self.best_coverage(budget))
-        first = mip.solve(time_limit=limit, relative_gap_target=solver.relative_gap,
-                          warm_start=self.warm_start(mip, parts, start))
+        first = mip.solve(
+            time_limit=limit,
+            relative_gap_target=solver.relative_gap,
+            warm_start=self.warm_start(mip, parts, start),
+        )
         if not first.has_solution:
             raise SolverError(
                 f"the budget programme at £{budget:,.0f} ended '{first.status}' without a plan "
@@ -323,8 +356,10 @@ class _BudgetModel:
             )
         plan = self.read_plan(mip, parts, first)
         if self.worst_coverage(plan) < self.worst_coverage(start) - 1e-9:
-            log.warning("HiGHS returned a worse plan than its start at £%s; keeping the start",
-                        f"{budget:,.0f}")
+            log.warning(
+                "HiGHS returned a worse plan than its start at £%s; keeping the start",
+                f"{budget:,.0f}",
+            )
             plan = start
         seconds = first.seconds
         if spend_rest:
@@ -334,7 +369,8 @@ class _BudgetModel:
             second = mip2.solve(
                 time_limit=max(0.5, solver.time_limit_seconds - seconds),
                 relative_gap_target=solver.relative_gap,
-                warm_start=self.warm_start(mip2, parts2, plan))
+                warm_start=self.warm_start(mip2, parts2, plan),
+            )
             seconds += second.seconds
             if second.has_solution:
                 better = self.read_plan(mip2, parts2, second)
@@ -362,10 +398,15 @@ class _BudgetModel:
         )
         log.info(
             "budget £%s: %.1f FTE cost £%s; worst caseload pressure %.3f (bound %s), %s, gap %s, "
-            "%.2f s", f"{budget:,.0f}", table["fte"].sum(), f"{cost:,.0f}",
+            "%.2f s",
+            f"{budget:,.0f}",
+            table["fte"].sum(),
+            f"{cost:,.0f}",
             result.worst_caseload_pressure,
-            f"{result.pressure_bound:.3f}" if result.pressure_bound else "none", result.status,
-            f"{result.gap:.4f}" if result.gap is not None else "none", seconds,
+            f"{result.pressure_bound:.3f}" if result.pressure_bound else "none",
+            result.status,
+            f"{result.gap:.4f}" if result.gap is not None else "none",
+            seconds,
         )
         return result
 
@@ -412,28 +453,42 @@ def budget_curve(
     budgets = [high] if points == 1 else list(np.linspace(low, high, points)) if points else []
     if settings.budget_gbp is not None and settings.budget_gbp >= low and budgets:
         budgets = sorted({*budgets, settings.budget_gbp})
-    each = SolverSettings(**{**solver.model_dump(),
-                             "time_limit_seconds": solver.time_limit_seconds / max(1, points)})
+    each = SolverSettings(
+        **{**solver.model_dump(), "time_limit_seconds": solver.time_limit_seconds / max(1, points)}
+    )
     rows = []
     for budget in budgets:
         plan = model.solve(float(budget), each, spend_rest=False)
         worst = plan.table.loc[plan.table["caseload_pressure"].idxmax()]
-        rows.append({
-            "budget_gbp": float(budget),
-            "cost_gbp": plan.cost_gbp,
-            "fte": float(plan.table["fte"].sum()),
-            "worst_caseload_pressure": plan.worst_caseload_pressure,
-            "worst_caseload_per_fte": float(worst["caseload_per_fte"]),
-            "worst_role": str(worst["role"]),
-            "pressure_bound": plan.pressure_bound,
-            "status": plan.status,
-            "gap": plan.gap,
-            "seconds": plan.seconds,
-        })
-    return pd.DataFrame(rows, columns=[
-        "budget_gbp", "cost_gbp", "fte", "worst_caseload_pressure", "worst_caseload_per_fte",
-        "worst_role", "pressure_bound", "status", "gap", "seconds",
-    ])
+        rows.append(
+            {
+                "budget_gbp": float(budget),
+                "cost_gbp": plan.cost_gbp,
+                "fte": float(plan.table["fte"].sum()),
+                "worst_caseload_pressure": plan.worst_caseload_pressure,
+                "worst_caseload_per_fte": float(worst["caseload_per_fte"]),
+                "worst_role": str(worst["role"]),
+                "pressure_bound": plan.pressure_bound,
+                "status": plan.status,
+                "gap": plan.gap,
+                "seconds": plan.seconds,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "budget_gbp",
+            "cost_gbp",
+            "fte",
+            "worst_caseload_pressure",
+            "worst_caseload_per_fte",
+            "worst_role",
+            "pressure_bound",
+            "status",
+            "gap",
+            "seconds",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- the plan's cost
@@ -468,13 +523,16 @@ class Costs:
             "total_cost_gbp": self.total_gbp,
             "total_fte": float(self.table["fte"].sum()),
             "case_holding_fte": float(
-                self.table.loc[self.table["role"].isin(CASE_HOLDING), "fte"].sum()),
+                self.table.loc[self.table["role"].isin(CASE_HOLDING), "fte"].sum()
+            ),
             "budget_gbp": self.budget_gbp,
             "budget_position": self.position,
             "headroom_gbp": self.headroom_gbp,
             "shortfall_gbp": self.shortfall_gbp,
             "minimum_staffable_cost_gbp": self.minimum_gbp,
-            "within_budget": None if fit is None else {
+            "within_budget": None
+            if fit is None
+            else {
                 "cost_gbp": fit.cost_gbp,
                 "fte": float(fit.table["fte"].sum()),
                 "worst_caseload_pressure": fit.worst_caseload_pressure,
@@ -488,9 +546,7 @@ class Costs:
         }
 
 
-def cost_plan(
-    posts: Posts, settings: CostSettings, solver: SolverSettings | None = None
-) -> Costs:
+def cost_plan(posts: Posts, settings: CostSettings, solver: SolverSettings | None = None) -> Costs:
     """Price the posts; against a budget, report headroom, or the shortfall and what it buys.
 
     Also sweeps ``budget_sweep_points`` budgets for the budget curve. Raises InfeasibleError when
@@ -511,21 +567,40 @@ def cost_plan(
     else:
         position, shortfall = "over budget", total - budget
         within_budget = fit_to_budget(posts, settings, budget, solver)
-    by_team = (table.groupby("team_id")[["fte", "cost_gbp"]].sum().reset_index())
-    by_role = (table.groupby("role")[["fte", "cost_gbp"]].sum()
-               .reindex([r for r in unit.index if r in set(table["role"])])
-               .rename_axis("role").reset_index())
+    by_team = table.groupby("team_id")[["fte", "cost_gbp"]].sum().reset_index()
+    by_role = (
+        table.groupby("role")[["fte", "cost_gbp"]]
+        .sum()
+        .reindex([r for r in unit.index if r in set(table["role"])])
+        .rename_axis("role")
+        .reset_index()
+    )
     by_role = by_role.sort_values("role", key=lambda s: s.map(ROLE_ORDER)).reset_index(drop=True)
     curve = budget_curve(posts, settings, solver) if settings.budget_sweep_points else None
     log.info(
-        "costs: £%s a year for %.1f FTE; %s%s", f"{total:,.0f}", table["fte"].sum(), position,
-        f" (headroom £{headroom:,.0f})" if headroom is not None
-        else f" (shortfall £{shortfall:,.0f})" if shortfall is not None else "",
+        "costs: £%s a year for %.1f FTE; %s%s",
+        f"{total:,.0f}",
+        table["fte"].sum(),
+        position,
+        f" (headroom £{headroom:,.0f})"
+        if headroom is not None
+        else f" (shortfall £{shortfall:,.0f})"
+        if shortfall is not None
+        else "",
     )
     return Costs(
-        table=table, by_team=by_team, by_role=by_role, unit_costs=unit.reset_index(),
-        total_gbp=total, budget_gbp=budget, position=position, headroom_gbp=headroom,
-        shortfall_gbp=shortfall, minimum_gbp=minimum, within_budget=within_budget, curve=curve,
+        table=table,
+        by_team=by_team,
+        by_role=by_role,
+        unit_costs=unit.reset_index(),
+        total_gbp=total,
+        budget_gbp=budget,
+        position=position,
+        headroom_gbp=headroom,
+        shortfall_gbp=shortfall,
+        minimum_gbp=minimum,
+        within_budget=within_budget,
+        curve=curve,
         settings=settings,
     )
 
@@ -545,9 +620,11 @@ def _json_ready(value: Any) -> Any:
 def staffing_summary(posts: Posts, costs: Costs) -> dict[str, Any]:
     """The manifest's staffing entry: rates used, the published comparison, totals and the
     budget position (JSON-ready: NaN as null)."""
-    return _json_ready({
-        "rates_year": posts.rates.year,
-        "teams": int(posts.teams.shape[0]),
-        "published_comparison": posts.comparison.to_dict("records"),
-        **costs.summary(),
-    })
+    return _json_ready(
+        {
+            "rates_year": posts.rates.year,
+            "teams": int(posts.teams.shape[0]),
+            "published_comparison": posts.comparison.to_dict("records"),
+            **costs.summary(),
+        }
+    )

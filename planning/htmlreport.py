@@ -56,8 +56,9 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return ""
-        return figure_text(f"{round(value, 6):.6f}".rstrip("0").rstrip(".")
-                           if abs(value) < 1e15 else repr(value))
+        return figure_text(
+            f"{round(value, 6):.6f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else repr(value)
+        )
     if isinstance(value, list | tuple):
         return "; ".join(value_text(v) for v in value)
     if isinstance(value, dict):
@@ -74,8 +75,14 @@ def _numeric(text: str) -> bool:
     return bool(_NUMBER.match(text.replace(",", "").replace("£", "")))
 
 
-def table_html(frame: pd.DataFrame, caption: str = "", *, money: tuple[str, ...] = (),
-               table_id: str = "", raw_text: bool = False) -> str:
+def table_html(
+    frame: pd.DataFrame,
+    caption: str = "",
+    *,
+    money: tuple[str, ...] = (),
+    table_id: str = "",
+    raw_text: bool = False,
+) -> str:
     """An HTML table; ``raw_text``: cells are CSV text (shown via ``figure_text``)."""
     head = "".join(f"<th>{html.escape(words(str(c)))}</th>" for c in frame.columns)
     rows = []
@@ -83,8 +90,11 @@ def table_html(frame: pd.DataFrame, caption: str = "", *, money: tuple[str, ...]
         cells = []
         for col, value in zip(frame.columns, values, strict=True):
             if raw_text:
-                text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+                text = (
+                    ""
+                    if value is None or (isinstance(value, float) and math.isnan(value))
                     else figure_text(str(value))
+                )
             else:
                 text = value_text(value)
             if text and (col in money or str(col).endswith("_gbp")) and _numeric(text):
@@ -94,16 +104,20 @@ def table_html(frame: pd.DataFrame, caption: str = "", *, money: tuple[str, ...]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return (f'<div class="wrap"><table{ident}>{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="wrap"><table{ident}>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def image_html(path: Path, alt: str, caption: str) -> str:
     if not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _csv(folder: Path, name: str) -> pd.DataFrame | None:
@@ -142,11 +156,15 @@ def assumptions_table(scenario: Scenario) -> pd.DataFrame:
     for key, value in scenario.model_dump(mode="json").items():
         for name, item in _flatten(key, value):
             generic = re.sub(r"\.\d+(?=\.|$)", "", name)
-            text = described.get(name) or described.get(generic) or \
-                described.get(generic.rsplit(".", 1)[0], "")
+            text = (
+                described.get(name)
+                or described.get(generic)
+                or described.get(generic.rsplit(".", 1)[0], "")
+            )
             section = name.split(".", 1)[0]
-            rows.append({"section": section, "setting": name, "value": value_text(item),
-                         "meaning": text})
+            rows.append(
+                {"section": section, "setting": name, "value": value_text(item), "meaning": text}
+            )
     return pd.DataFrame(rows)
 
 
@@ -187,29 +205,36 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
             f"{int((hubs['kind'] == 'main').sum())} main and "
             f"{int((hubs['kind'] == 'community').sum())} community family hubs are opened across "
             f"{len(result.hubs.accessibility)} localities; section 3 gives each locality's "
-            "travel distances and the share of children within the target.")
+            "travel distances and the share of children within the target."
+        )
     fit = costs.within_budget
     budget = {
         "within budget": f"This is within the budget of {_gbp(costs.budget_gbp)}, leaving "
-                         f"{_gbp(costs.headroom_gbp)} headroom.",
+        f"{_gbp(costs.headroom_gbp)} headroom.",
         "over budget": f"This is <b>over the budget of {_gbp(costs.budget_gbp)} by "
-                       f"{_gbp(costs.shortfall_gbp)}</b>; within the budget the worst caseload "
-                       f"would be {fit.worst_caseload_pressure:.2f} times its target"
-                       if fit is not None else "",
+        f"{_gbp(costs.shortfall_gbp)}</b>; within the budget the worst caseload "
+        f"would be {fit.worst_caseload_pressure:.2f} times its target"
+        if fit is not None
+        else "",
         "no budget set": "No budget envelope was set, so no comparison is made.",
     }.get(costs.position, "")
     text.append(
         f"Sized to the caseload targets, the teams need {posts.total_fte:,.1f} FTE "
         f"({costs.summary()['case_holding_fte']:,.1f} holding cases) at a cost of "
-        f"{_gbp(costs.total_gbp)} a year. {budget}")
+        f"{_gbp(costs.total_gbp)} a year. {budget}"
+    )
     key = [
-        ("areas", len(areas)), ("residents", round(float(areas["residents"].sum()))),
+        ("areas", len(areas)),
+        ("residents", round(float(areas["residents"].sum()))),
         ("children aged 0-17", round(float(areas["children_0_17"].sum()))),
-        ("teams", len(frame)), ("allocation status", teams.status),
+        ("teams", len(frame)),
+        ("allocation status", teams.status),
         ("allocation objective (person-km)", round(teams.objective, 1)),
         ("allocation bound (person-km)", round(teams.bound, 1)),
-        ("allocation gap", _pct(teams.gap, 3)), ("total FTE", posts.total_fte),
-        ("total cost a year", _gbp(costs.total_gbp)), ("budget", _gbp(costs.budget_gbp)),
+        ("allocation gap", _pct(teams.gap, 3)),
+        ("total FTE", posts.total_fte),
+        ("total cost a year", _gbp(costs.total_gbp)),
+        ("budget", _gbp(costs.budget_gbp)),
         ("budget position", costs.position),
     ]
     return "".join(f"<p>{t}</p>" for t in text), pd.DataFrame(key, columns=["measure", "value"])
@@ -228,27 +253,59 @@ def _evidence(result, body: dict[str, Any]) -> str:
         "<p>Every figure below is read from the solver itself, not assumed. A gap of zero means "
         "the plan is proven the best possible under the scenario's settings; a positive gap is "
         "the most by which a better plan could improve on it.</p>",
-        table_html(pd.DataFrame([{
-            "stage": "team allocation (all groups)", "status": teams.status,
-            "objective": round(teams.objective, 3), "bound": round(teams.bound, 3),
-            "gap": round(teams.gap, 6), "seconds": round(teams.seconds, 2),
-            "relative gap asked": result.scenario.solver.relative_gap,
-            "time limit (s)": result.scenario.solver.time_limit_seconds,
-        }]), "Team allocation overall"),
+        table_html(
+            pd.DataFrame(
+                [
+                    {
+                        "stage": "team allocation (all groups)",
+                        "status": teams.status,
+                        "objective": round(teams.objective, 3),
+                        "bound": round(teams.bound, 3),
+                        "gap": round(teams.gap, 6),
+                        "seconds": round(teams.seconds, 2),
+                        "relative gap asked": result.scenario.solver.relative_gap,
+                        "time limit (s)": result.scenario.solver.time_limit_seconds,
+                    }
+                ]
+            ),
+            "Team allocation overall",
+        ),
     ]
     if teams.blocks:
-        parts.append(table_html(pd.DataFrame(teams.blocks),
-                                "Team allocation per group (objective and bound in person-km)"))
+        parts.append(
+            table_html(
+                pd.DataFrame(teams.blocks),
+                "Team allocation per group (objective and bound in person-km)",
+            )
+        )
     if result.hubs is not None:
-        parts.append(table_html(pd.DataFrame(result.hubs.evidence_records()),
-                                "Family hub placement: every HiGHS run per locality"))
+        parts.append(
+            table_html(
+                pd.DataFrame(result.hubs.evidence_records()),
+                "Family hub placement: every HiGHS run per locality",
+            )
+        )
     fit = costs.within_budget
     if fit is not None:
-        parts.append(table_html(pd.DataFrame([{
-            "stage": "posts within budget", "status": fit.status, "objective": fit.objective,
-            "bound": fit.bound, "gap": fit.gap, "seconds": round(fit.seconds, 3),
-            "worst caseload pressure": fit.worst_caseload_pressure,
-            "pressure bound": fit.pressure_bound}]), "Budget programme"))
+        parts.append(
+            table_html(
+                pd.DataFrame(
+                    [
+                        {
+                            "stage": "posts within budget",
+                            "status": fit.status,
+                            "objective": fit.objective,
+                            "bound": fit.bound,
+                            "gap": fit.gap,
+                            "seconds": round(fit.seconds, 3),
+                            "worst caseload pressure": fit.worst_caseload_pressure,
+                            "pressure bound": fit.pressure_bound,
+                        }
+                    ]
+                ),
+                "Budget programme",
+            )
+        )
     return "".join(parts)
 
 
@@ -268,25 +325,32 @@ def report_html(result, folder: Path | str) -> str:
     sections.append(("Summary", summary_text + table_html(key_figures, "Key figures")))
 
     teams_csv = _csv(folder, "teams.csv")
-    text = ("<p>Each team's patch is a set of whole areas that touch one another (an island "
-            "joins by its bridge or ferry: see section 7). The centre area is the area the patch's "
-            "travel is measured to. An interactive version of this map, with each area's figures, "
-            "is in <a href=\"map.html\">map.html</a> in the same folder.</p>")
-    text += image_html(folder / "teams.png", "Map of the team patches",
-                       "Figure 1: team patches, district boundaries (black) and, where placed, "
-                       "localities (dashed) and family hubs (stars: main; circles: community).")
+    text = (
+        "<p>Each team's patch is a set of whole areas that touch one another (an island "
+        "joins by its bridge or ferry: see section 7). The centre area is the area the patch's "
+        "travel is measured to. An interactive version of this map, with each area's figures, "
+        'is in <a href="map.html">map.html</a> in the same folder.</p>'
+    )
+    text += image_html(
+        folder / "teams.png",
+        "Map of the team patches",
+        "Figure 1: team patches, district boundaries (black) and, where placed, "
+        "localities (dashed) and family hubs (stars: main; circles: community).",
+    )
     if teams_csv is not None:
-        text += table_html(teams_csv, "Table #: teams (teams.csv)", raw_text=True,
-                           table_id="teams")
+        text += table_html(teams_csv, "Table #: teams (teams.csv)", raw_text=True, table_id="teams")
     sections.append(("Team patches", text))
 
     hubs_csv = _csv(folder, "hubs.csv")
     if result.hubs is not None and hubs_csv is not None:
-        text = (f"<p>Travel is measured as {html.escape(result.hubs.travel)}, weighted by "
-                f"{html.escape(words(result.hubs.children_basis))}. Each area is served "
-                "by its nearest open hub in its locality; each team is based at one hub.</p>")
-        text += table_html(hubs_csv, "Table #: open family hubs (hubs.csv)", raw_text=True,
-                           table_id="hubs")
+        text = (
+            f"<p>Travel is measured as {html.escape(result.hubs.travel)}, weighted by "
+            f"{html.escape(words(result.hubs.children_basis))}. Each area is served "
+            "by its nearest open hub in its locality; each team is based at one hub.</p>"
+        )
+        text += table_html(
+            hubs_csv, "Table #: open family hubs (hubs.csv)", raw_text=True, table_id="hubs"
+        )
         text += table_html(_accessibility(result), "Table #: accessibility by locality")
         sections.append(("Family hubs", text))
     else:
@@ -295,69 +359,113 @@ def report_html(result, folder: Path | str) -> str:
     costs, posts = result.costs, result.posts
     staffing_csv = _csv(folder, "staffing.csv")
     by_role = costs.by_role.assign(role=costs.by_role["role"].map(ROLE_NAMES))
-    text = ("<p>Posts are sized from each team's Family Help and child protection cases and the "
-            "caseload targets in section 5; managers, senior practitioners and business support "
-            "follow by ratio. Costs are per year and include on-costs, agency cover and non-pay "
-            "as set out in the assumptions. The staffing workbook (staffing.xlsx) holds the same "
-            "rows for finance to re-sort.</p>")
+    text = (
+        "<p>Posts are sized from each team's Family Help and child protection cases and the "
+        "caseload targets in section 5; managers, senior practitioners and business support "
+        "follow by ratio. Costs are per year and include on-costs, agency cover and non-pay "
+        "as set out in the assumptions. The staffing workbook (staffing.xlsx) holds the same "
+        "rows for finance to re-sort.</p>"
+    )
     text += table_html(by_role, "Table #: FTE and cost by role", table_id="by-role")
     summary = costs.summary()
     budget_rows = [(k, v) for k, v in summary.items() if k != "within_budget"]
     if summary["within_budget"]:
         budget_rows += [(f"within budget: {k}", v) for k, v in summary["within_budget"].items()]
-    budget_rows = [(words(k), _gbp(v) if k.endswith("_gbp") and v is not None else v)
-                   for k, v in budget_rows]
-    text += table_html(pd.DataFrame(budget_rows, columns=["measure", "value"]),
-                       "Table #: cost and budget position", table_id="budget")
-    text += table_html(costs.unit_costs.assign(role=costs.unit_costs["role"].map(ROLE_NAMES)),
-                       "Table #: cost per funded FTE by role")
-    text += image_html(folder / "budget_curve.png", "Budget curve",
-                       "Figure 2: the worst caseload pressure (caseload per FTE over its target) "
-                       "each budget can achieve.")
+    budget_rows = [
+        (words(k), _gbp(v) if k.endswith("_gbp") and v is not None else v) for k, v in budget_rows
+    ]
+    text += table_html(
+        pd.DataFrame(budget_rows, columns=["measure", "value"]),
+        "Table #: cost and budget position",
+        table_id="budget",
+    )
+    text += table_html(
+        costs.unit_costs.assign(role=costs.unit_costs["role"].map(ROLE_NAMES)),
+        "Table #: cost per funded FTE by role",
+    )
+    text += image_html(
+        folder / "budget_curve.png",
+        "Budget curve",
+        "Figure 2: the worst caseload pressure (caseload per FTE over its target) "
+        "each budget can achieve.",
+    )
     if costs.curve is not None and len(costs.curve):
-        text += table_html(costs.curve.assign(worst_role=costs.curve["worst_role"].map(ROLE_NAMES)),
-                           "Table #: budget curve")
-    text += table_html(posts.comparison, "Table #: the plan against the council's published "
-                       "figures (cases and caseloads)")
+        text += table_html(
+            costs.curve.assign(worst_role=costs.curve["worst_role"].map(ROLE_NAMES)),
+            "Table #: budget curve",
+        )
+    text += table_html(
+        posts.comparison,
+        "Table #: the plan against the council's published figures (cases and caseloads)",
+    )
     if staffing_csv is not None:
-        text += table_html(staffing_csv, "Table #: posts by team and role (staffing.csv)",
-                           raw_text=True, table_id="staffing")
+        text += table_html(
+            staffing_csv,
+            "Table #: posts by team and role (staffing.csv)",
+            raw_text=True,
+            table_id="staffing",
+        )
     sections.append(("Staffing and costs", text))
 
     links = pd.DataFrame(body.get("links", []))
-    text = ("<p>Every setting the run used, including defaults the scenario file did not state. "
-            f"Scenario file: {html.escape(result.scenario_path.name)}.</p>")
-    text += table_html(assumptions_table(sc), "Table #: the resolved scenario",
-                       table_id="assumptions")
+    text = (
+        "<p>Every setting the run used, including defaults the scenario file did not state. "
+        f"Scenario file: {html.escape(result.scenario_path.name)}.</p>"
+    )
+    text += table_html(
+        assumptions_table(sc), "Table #: the resolved scenario", table_id="assumptions"
+    )
     sections.append(("Assumptions", text))
     text = _evidence(result, body)
     sections.append(("Solver evidence", text))
     text = ""
     if len(links):
         text += table_html(links, "Table #: links joining areas that do not touch")
-    text += table_html(pd.DataFrame(sorted(body.get("inputs_sha256", {}).items()),
-                                    columns=["input file", "SHA-256"]), "Table #: input files")
-    text += table_html(pd.DataFrame(sorted(body.get("versions", {}).items()),
-                                    columns=["software", "version"]), "Table #: software")
+    text += table_html(
+        pd.DataFrame(
+            sorted(body.get("inputs_sha256", {}).items()), columns=["input file", "SHA-256"]
+        ),
+        "Table #: input files",
+    )
+    text += table_html(
+        pd.DataFrame(sorted(body.get("versions", {}).items()), columns=["software", "version"]),
+        "Table #: software",
+    )
     sections.append(("Data, links and reproducibility", text))
     areas_csv = _csv(folder, "areas.csv")
     if areas_csv is not None:
-        sections.append(("Annex: every area and its team",
-                         table_html(areas_csv, "Table #: areas (areas.csv)", raw_text=True,
-                                    table_id="areas")))
+        sections.append(
+            (
+                "Annex: every area and its team",
+                table_html(
+                    areas_csv, "Table #: areas (areas.csv)", raw_text=True, table_id="areas"
+                ),
+            )
+        )
 
     numbers = iter(range(1, 1000))
-    sections = [(t, re.sub(r"<caption>Table #", lambda _: f"<caption>Table {next(numbers)}", c))
-                for t, c in sections]
-    contents = "".join(f'<li><a href="#s{i}">{html.escape(t)}</a></li>'
-                       for i, (t, _) in enumerate(sections, start=1))
-    main = "".join(f'<section id="s{i}"><h2>{i}. {html.escape(t)}</h2>{c}</section>'
-                   for i, (t, c) in enumerate(sections, start=1))
-    description = f"<p class=\"lead\">{html.escape(sc.description.strip())}</p>" \
-        if sc.description else ""
-    return _PAGE.format(title=html.escape(sc.name), description=description, contents=contents,
-                        main=main, version=html.escape(str(body.get("versions", {})
-                                                           .get("planning", ""))))
+    sections = [
+        (t, re.sub(r"<caption>Table #", lambda _: f"<caption>Table {next(numbers)}", c))
+        for t, c in sections
+    ]
+    contents = "".join(
+        f'<li><a href="#s{i}">{html.escape(t)}</a></li>'
+        for i, (t, _) in enumerate(sections, start=1)
+    )
+    main = "".join(
+        f'<section id="s{i}"><h2>{i}. {html.escape(t)}</h2>{c}</section>'
+        for i, (t, c) in enumerate(sections, start=1)
+    )
+    description = (
+        f'<p class="lead">{html.escape(sc.description.strip())}</p>' if sc.description else ""
+    )
+    return _PAGE.format(
+        title=html.escape(sc.name),
+        description=description,
+        contents=contents,
+        main=main,
+        version=html.escape(str(body.get("versions", {}).get("planning", ""))),
+    )
 
 
 def write_report(result, folder: Path | str) -> Path:

@@ -40,13 +40,30 @@ CRS = "EPSG:27700"
 
 #: Columns of ``candidate_sites``.
 SITE_COLUMNS = [
-    "site_name", "locality", "area_code", "kind", "capacity_children", "existing", "forced",
-    "generated", "easting", "northing",
+    "site_name",
+    "locality",
+    "area_code",
+    "kind",
+    "capacity_children",
+    "existing",
+    "forced",
+    "generated",
+    "easting",
+    "northing",
 ]
 #: Columns of ``HubPlan.hubs`` (and of hubs.csv).
 HUB_COLUMNS = [
-    "site_name", "locality", "kind", "generated", "easting", "northing", "teams_based",
-    "children_served", "mean_distance_km", "p90_distance_km", "share_within_target",
+    "site_name",
+    "locality",
+    "kind",
+    "generated",
+    "easting",
+    "northing",
+    "teams_based",
+    "children_served",
+    "mean_distance_km",
+    "p90_distance_km",
+    "share_within_target",
 ]
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0", ""}
@@ -108,8 +125,10 @@ def _listed(items: list[str], limit: int = 10) -> str:
 def _resolve_path(path: Path, base_dir: Path | str | None, what: str) -> Path:
     full = path if path.is_absolute() else Path(base_dir or Path.cwd()) / path
     if not full.is_file():
-        raise ConfigError(f"hubs.{what}: file not found: {full} (relative paths are read from "
-                          "the scenario file's folder)")
+        raise ConfigError(
+            f"hubs.{what}: file not found: {full} (relative paths are read from "
+            "the scenario file's folder)"
+        )
     return full
 
 
@@ -165,20 +184,23 @@ def resolve_localities(areas: pd.DataFrame, settings: HubSettings) -> pd.Series:
             hit = areas[column].isin(listed).to_numpy()
             unknown = sorted(set(listed) - set(areas[column]))
             if unknown:
-                problems.append(f"locality '{loc.name}': {what} code(s) not among the scenario's "
-                                f"areas: {_listed(unknown)}")
+                problems.append(
+                    f"locality '{loc.name}': {what} code(s) not among the scenario's "
+                    f"areas: {_listed(unknown)}"
+                )
             claims[:, k] |= hit
     names = [loc.name for loc in settings.localities]
     stray = [labels[i] for i in np.flatnonzero(claims.sum(axis=1) == 0)]
     if stray:
-        problems.append(f"{len(stray)} area(s) are in no locality: {_listed(stray)}. Add their "
-                        "ward, district or area code to a locality.")
+        problems.append(
+            f"{len(stray)} area(s) are in no locality: {_listed(stray)}. Add their "
+            "ward, district or area code to a locality."
+        )
     for i in np.flatnonzero(claims.sum(axis=1) > 1):
         owners = " and ".join(f"'{names[k]}'" for k in np.flatnonzero(claims[i]))
         problems.append(f"area {labels[i]} is claimed by localities {owners}")
     if problems:
-        raise ConfigError("hubs.localities: every area must be in exactly one locality:",
-                          problems)
+        raise ConfigError("hubs.localities: every area must be in exactly one locality:", problems)
     owner = np.array(names, dtype=object)[claims.argmax(axis=1)]
     return pd.Series(owner, index=codes, name="locality")
 
@@ -192,17 +214,19 @@ def _generated_sites(areas: gpd.GeoDataFrame) -> pd.DataFrame:
     Named ``<area name> (<ward name>)``, e.g. ``Sefton 023E (St Oswald)``.
     """
     centres = shapely.centroid(areas.geometry.to_numpy())
-    return pd.DataFrame({
-        "site_name": (areas["area_name"] + " (" + areas["ward_name"] + ")").to_numpy(),
-        "area_code": areas["area_code"].to_numpy(),
-        "kind": "any",
-        "capacity_children": np.nan,
-        "existing": False,
-        "forced": "",
-        "generated": True,
-        "easting": shapely.get_x(centres),
-        "northing": shapely.get_y(centres),
-    })
+    return pd.DataFrame(
+        {
+            "site_name": (areas["area_name"] + " (" + areas["ward_name"] + ")").to_numpy(),
+            "area_code": areas["area_code"].to_numpy(),
+            "kind": "any",
+            "capacity_children": np.nan,
+            "existing": False,
+            "forced": "",
+            "generated": True,
+            "easting": shapely.get_x(centres),
+            "northing": shapely.get_y(centres),
+        }
+    )
 
 
 def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -214,8 +238,10 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     has_en = {"easting", "northing"} <= cols
     has_ll = {"longitude", "latitude"} <= cols
     if not (has_en or has_ll):
-        raise DataError(f"{source}: needs easting and northing (EPSG:27700 metres) or longitude "
-                        "and latitude columns")
+        raise DataError(
+            f"{source}: needs easting and northing (EPSG:27700 metres) or longitude "
+            "and latitude columns"
+        )
     table = table.fillna("").map(lambda v: str(v).strip())
     problems: list[str] = []
     names = table["site_name"]
@@ -238,7 +264,8 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     use_ll = east.isna() | north.isna()
     if use_ll.any():
         x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(
-            lon[use_ll].to_numpy(), lat[use_ll].to_numpy())
+            lon[use_ll].to_numpy(), lat[use_ll].to_numpy()
+        )
         east = east.where(~use_ll, pd.Series(x, index=east.index[use_ll]))
         north = north.where(~use_ll, pd.Series(y, index=north.index[use_ll]))
     for i in table.index:
@@ -246,11 +273,15 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
         if use_ll[i] and (pd.isna(lon[i]) or pd.isna(lat[i])):
             problems.append(f"{site}: needs easting/northing or longitude/latitude numbers")
         elif use_ll[i] and not (-9 <= lon[i] <= 3 and 49 <= lat[i] <= 61):
-            problems.append(f"{site}: longitude {lon[i]}, latitude {lat[i]} is not in Great "
-                            "Britain (swapped columns?)")
+            problems.append(
+                f"{site}: longitude {lon[i]}, latitude {lat[i]} is not in Great "
+                "Britain (swapped columns?)"
+            )
         elif not (0 <= east[i] <= 700_000 and 0 <= north[i] <= 1_300_000):
-            problems.append(f"{site}: easting {east[i]}, northing {north[i]} is not an "
-                            "EPSG:27700 position in Great Britain")
+            problems.append(
+                f"{site}: easting {east[i]}, northing {north[i]} is not an "
+                "EPSG:27700 position in Great Britain"
+            )
 
     kind = column("kind").str.lower()
     bad = sorted(set(kind) - set(_KINDS))
@@ -267,24 +298,29 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     capacity = numbers("capacity_children")
     bad_cap = (column("capacity_children") != "") & (capacity.isna() | (capacity < 0))
     if bad_cap.any():
-        problems.append("capacity_children must be a number of children >= 0 or blank; bad for "
-                        + _listed([f"'{n}'" for n in names[bad_cap]]))
+        problems.append(
+            "capacity_children must be a number of children >= 0 or blank; bad for "
+            + _listed([f"'{n}'" for n in names[bad_cap]])
+        )
     if problems:
         raise DataError(f"{source}: the sites table has {len(problems)} problem(s):", problems)
-    return pd.DataFrame({
-        "site_name": names.to_numpy(),
-        "kind": kind.map(_KINDS).to_numpy(),
-        "capacity_children": capacity.to_numpy(dtype=float),
-        "existing": existing.isin(_YES).to_numpy(),
-        "forced": forced.map(_FORCED).to_numpy(),
-        "generated": False,
-        "easting": east.to_numpy(dtype=float),
-        "northing": north.to_numpy(dtype=float),
-    })
+    return pd.DataFrame(
+        {
+            "site_name": names.to_numpy(),
+            "kind": kind.map(_KINDS).to_numpy(),
+            "capacity_children": capacity.to_numpy(dtype=float),
+            "existing": existing.isin(_YES).to_numpy(),
+            "forced": forced.map(_FORCED).to_numpy(),
+            "generated": False,
+            "easting": east.to_numpy(dtype=float),
+            "northing": north.to_numpy(dtype=float),
+        }
+    )
 
 
-def _locate_sites(sites: pd.DataFrame, areas: gpd.GeoDataFrame, tolerance_m: float,
-                  source: str) -> np.ndarray:
+def _locate_sites(
+    sites: pd.DataFrame, areas: gpd.GeoDataFrame, tolerance_m: float, source: str
+) -> np.ndarray:
     """The area code holding each site; a site beyond ``tolerance_m`` of every area is an error."""
     points = shapely.points(sites["easting"].to_numpy(), sites["northing"].to_numpy())
     geoms = areas.geometry.to_numpy()
@@ -300,13 +336,18 @@ def _locate_sites(sites: pd.DataFrame, areas: gpd.GeoDataFrame, tolerance_m: flo
         idx, dist = tree.query_nearest(points[p], return_distance=True, all_matches=False)
         if dist[0] <= tolerance_m:
             found[p] = int(idx[0])
-            log.warning("site '%s' lies %.0f m outside the boundary; joined to %s",
-                        sites["site_name"].iat[p], dist[0], codes[idx[0]])
+            log.warning(
+                "site '%s' lies %.0f m outside the boundary; joined to %s",
+                sites["site_name"].iat[p],
+                dist[0],
+                codes[idx[0]],
+            )
         else:
             problems.append(
                 f"site '{sites['site_name'].iat[p]}' at easting {sites['easting'].iat[p]:.0f}, "
                 f"northing {sites['northing'].iat[p]:.0f} is {dist[0] / 1000:.1f} km outside the "
-                f"councils (nearest area {codes[idx[0]]} ({areas['area_name'].iat[idx[0]]}))")
+                f"councils (nearest area {codes[idx[0]]} ({areas['area_name'].iat[idx[0]]}))"
+            )
     if problems:
         raise DataError(f"{source}: site(s) outside the councils being planned:", problems)
     return codes[found]
@@ -333,16 +374,18 @@ def candidate_sites(
         sites["area_code"] = _locate_sites(sites, areas, settings.site_tolerance_m, source)
     sites["locality"] = sites["area_code"].map(localities)
     sites = sites[SITE_COLUMNS].sort_values(["locality", "site_name"]).reset_index(drop=True)
-    log.info("candidate sites: %d (%s) in %d localities", len(sites), source,
-             sites["locality"].nunique())
+    log.info(
+        "candidate sites: %d (%s) in %d localities", len(sites), source, sites["locality"].nunique()
+    )
     return sites
 
 
 # --------------------------------------------------------------------------- travel
 
 
-def read_travel_times(path: Path, localities: pd.Series, sites: pd.DataFrame,
-                      area_names: pd.Series) -> pd.DataFrame:
+def read_travel_times(
+    path: Path, localities: pd.Series, sites: pd.DataFrame, area_names: pd.Series
+) -> pd.DataFrame:
     """Minutes from each area (rows) to each site (columns) in its locality.
 
     The CSV is wide (an ``area_code`` column, then one column per site name) or long (columns
@@ -362,14 +405,18 @@ def read_travel_times(path: Path, localities: pd.Series, sites: pd.DataFrame,
         matrix = raw.set_index(lower["area_code"])
         matrix = matrix.apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce"))
     else:
-        raise DataError(f"{path}: needs an area_code column (wide: one column per site name; "
-                        "long: area_code, site_name, minutes)")
+        raise DataError(
+            f"{path}: needs an area_code column (wide: one column per site name; "
+            "long: area_code, site_name, minutes)"
+        )
     matrix.index = matrix.index.str.strip()
     problems: list[str] = []
     missing_areas = [c for c in localities.index if c not in matrix.index]
     if missing_areas:
-        problems.append(f"{len(missing_areas)} area(s) have no row: "
-                        + _listed([f"{c} ({area_names[c]})" for c in missing_areas]))
+        problems.append(
+            f"{len(missing_areas)} area(s) have no row: "
+            + _listed([f"{c} ({area_names[c]})" for c in missing_areas])
+        )
     missing_sites = [s for s in sites["site_name"] if s not in matrix.columns]
     if missing_sites:
         problems.append(f"{len(missing_sites)} site(s) have no column: {_listed(missing_sites)}")
@@ -384,8 +431,10 @@ def read_travel_times(path: Path, localities: pd.Series, sites: pd.DataFrame,
         if gaps:
             problems.append(f"{len(gaps)} blank, negative or non-numeric time(s): {_listed(gaps)}")
     if problems:
-        raise DataError(f"{path}: the travel-time matrix does not cover every area and site "
-                        "in each locality:", problems)
+        raise DataError(
+            f"{path}: the travel-time matrix does not cover every area and site in each locality:",
+            problems,
+        )
     return matrix.loc[localities.index, list(sites["site_name"])].astype(float)
 
 
@@ -418,24 +467,34 @@ def _precheck(inst: _Instance, target: str) -> list[str]:
     forced_comm = int((inst.forced_open & inst.can_community & ~inst.can_main).sum())
     forced_any = int(inst.forced_open.sum())
     if forced_main > inst.n_main:
-        problems.append(f"locality '{inst.name}': {forced_main} main site(s) are forced open but "
-                        f"main_hubs_per_locality is {inst.n_main}")
+        problems.append(
+            f"locality '{inst.name}': {forced_main} main site(s) are forced open but "
+            f"main_hubs_per_locality is {inst.n_main}"
+        )
     if inst.n_community is not None:
         if forced_comm > inst.n_community:
-            problems.append(f"locality '{inst.name}': {forced_comm} community site(s) are forced "
-                            f"open but community_hubs_per_locality is {inst.n_community}")
+            problems.append(
+                f"locality '{inst.name}': {forced_comm} community site(s) are forced "
+                f"open but community_hubs_per_locality is {inst.n_community}"
+            )
         if forced_any > inst.n_main + inst.n_community:
-            problems.append(f"locality '{inst.name}': {forced_any} sites are forced open but only "
-                            f"{inst.n_main + inst.n_community} hubs are to open")
+            problems.append(
+                f"locality '{inst.name}': {forced_any} sites are forced open but only "
+                f"{inst.n_main + inst.n_community} hubs are to open"
+            )
         usable = int((inst.can_main | inst.can_community).sum())
         if usable < inst.n_main + inst.n_community:
-            problems.append(f"locality '{inst.name}': {inst.n_main + inst.n_community} hubs are "
-                            f"to open but it has only {usable} usable candidate site(s)")
+            problems.append(
+                f"locality '{inst.name}': {inst.n_main + inst.n_community} hubs are "
+                f"to open but it has only {usable} usable candidate site(s)"
+            )
     cap = np.where(np.isnan(inst.capacity), np.inf, inst.capacity)
     usable_cap = float(cap[inst.can_main | inst.can_community].sum())
     if usable_cap < total - 1e-6:
-        problems.append(f"locality '{inst.name}': its sites can take at most {usable_cap:,.0f} "
-                        f"children but it has {total:,.0f}; raise capacity_children or add sites")
+        problems.append(
+            f"locality '{inst.name}': its sites can take at most {usable_cap:,.0f} "
+            f"children but it has {total:,.0f}; raise capacity_children or add sites"
+        )
     if inst.coverage is not None:
         usable = inst.can_main | inst.can_community
         reach = inst.near[:, usable].any(axis=1)
@@ -445,24 +504,33 @@ def _precheck(inst: _Instance, target: str) -> list[str]:
                 f"locality '{inst.name}': coverage target unreachable: even with all "
                 f"{int(usable.sum())} candidate sites open, only {share:.1%} of children are "
                 f"within {target} of one (target {inst.coverage:.0%}); lower coverage_share, "
-                "raise the target distance or add sites")
+                "raise the target distance or add sites"
+            )
     return problems
 
 
-def _build(inst: _Instance, stage: str, community_count: int | None,
-           total: float) -> tuple[pulp.LpProblem, dict[str, Any]]:
+def _build(
+    inst: _Instance, stage: str, community_count: int | None, total: float
+) -> tuple[pulp.LpProblem, dict[str, Any]]:
     """The location model; ``stage`` is fewest_community_hubs or least_travel."""
     n, m = inst.cost.shape
     prob = pulp.LpProblem(f"hubs_{stage}", pulp.LpMinimize)
     capped = ~np.isnan(inst.capacity)
     cat = pulp.LpBinary if capped.any() else pulp.LpContinuous
     main = {j: pulp.LpVariable(f"m_{j}", cat=pulp.LpBinary) for j in range(m) if inst.can_main[j]}
-    comm = {j: pulp.LpVariable(f"c_{j}", cat=pulp.LpBinary)
-            for j in range(m) if inst.can_community[j]}
-    x = {(i, j): pulp.LpVariable(f"x_{i}_{j}", 0, 1, cat=cat)
-         for i in range(n) for j in range(m) if j in main or j in comm}
-    opened = {j: pulp.lpSum([v for v in (main.get(j), comm.get(j)) if v is not None])
-              for j in sorted(set(main) | set(comm))}
+    comm = {
+        j: pulp.LpVariable(f"c_{j}", cat=pulp.LpBinary) for j in range(m) if inst.can_community[j]
+    }
+    x = {
+        (i, j): pulp.LpVariable(f"x_{i}_{j}", 0, 1, cat=cat)
+        for i in range(n)
+        for j in range(m)
+        if j in main or j in comm
+    }
+    opened = {
+        j: pulp.lpSum([v for v in (main.get(j), comm.get(j)) if v is not None])
+        for j in sorted(set(main) | set(comm))
+    }
 
     if stage == "least_travel":
         # visits: (1 - share) to the nearest hub, share to the nearest main hub
@@ -490,8 +558,14 @@ def _build(inst: _Instance, stage: str, community_count: int | None,
         if inst.forced_open[j]:
             prob += opened[j] == 1, f"forced_{j}"
         if capped[j]:
-            prob += (pulp.lpSum(float(inst.weights[i]) * x[i, j] for i in range(n))
-                     - float(inst.capacity[j]) * opened[j] <= 0), f"capacity_{j}"
+            prob += (
+                (
+                    pulp.lpSum(float(inst.weights[i]) * x[i, j] for i in range(n))
+                    - float(inst.capacity[j]) * opened[j]
+                    <= 0
+                ),
+                f"capacity_{j}",
+            )
     prob += pulp.lpSum(main.values()) == inst.n_main, "main_hubs"
     if community_count is not None:
         prob += pulp.lpSum(comm.values()) == community_count, "community_hubs"
@@ -503,46 +577,84 @@ def _build(inst: _Instance, stage: str, community_count: int | None,
 
 def _record(inst: _Instance, stage: str, res: SolveResult, prob: pulp.LpProblem) -> SolveRecord:
     return SolveRecord(
-        locality=inst.name, stage=stage, status=res.status, proven=res.status == "optimal",
-        objective=res.objective, bound=res.bound, gap=res.gap, seconds=round(res.seconds, 3),
-        variables=len(prob.variables()), constraints=len(prob.constraints),
+        locality=inst.name,
+        stage=stage,
+        status=res.status,
+        proven=res.status == "optimal",
+        objective=res.objective,
+        bound=res.bound,
+        gap=res.gap,
+        seconds=round(res.seconds, 3),
+        variables=len(prob.variables()),
+        constraints=len(prob.constraints),
     )
 
 
-def _run(inst: _Instance, stage: str, community_count: int | None, solver: SolverSettings,
-         gap: float, deadline: float, warm: dict[str, float] | None = None,
-         ) -> tuple[SolveRecord, dict[str, float], dict[str, Any]]:
+def _run(
+    inst: _Instance,
+    stage: str,
+    community_count: int | None,
+    solver: SolverSettings,
+    gap: float,
+    deadline: float,
+    warm: dict[str, float] | None = None,
+) -> tuple[SolveRecord, dict[str, float], dict[str, Any]]:
     total = float(inst.weights.sum())
     prob, handles = _build(inst, stage, community_count, total)
     mip = Mip(prob, threads=solver.threads, seed=solver.seed)
     start = None
     if warm is not None:
         start = np.array([warm.get(v.name, 0.0) for v in mip.variables])
-    res = mip.solve(time_limit=max(1.0, deadline - time.monotonic()), relative_gap_target=gap,
-                    warm_start=start)
+    res = mip.solve(
+        time_limit=max(1.0, deadline - time.monotonic()), relative_gap_target=gap, warm_start=start
+    )
     record = _record(inst, stage, res, prob)
-    log.info("hubs %s / %s: %s, objective %s, bound %s, gap %s, %.2f s (%d vars, %d rows)",
-             inst.name, stage, res.status, res.objective, res.bound, res.gap, res.seconds,
-             record.variables, record.constraints)
+    log.info(
+        "hubs %s / %s: %s, objective %s, bound %s, gap %s, %.2f s (%d vars, %d rows)",
+        inst.name,
+        stage,
+        res.status,
+        res.objective,
+        res.bound,
+        res.gap,
+        res.seconds,
+        record.variables,
+        record.constraints,
+    )
     if res.status == "infeasible":
         raise InfeasibleError(
             f"locality '{inst.name}': no hub plan meets the settings ({inst.n_main} main hub(s), "
-            + (f"{inst.n_community} community hub(s)" if inst.n_community is not None else
-               f"coverage {inst.coverage:.0%}")
+            + (
+                f"{inst.n_community} community hub(s)"
+                if inst.n_community is not None
+                else f"coverage {inst.coverage:.0%}"
+            )
             + f", {total:,.0f} children, site capacities and forced sites). Relax capacities, "
-            "forced sites or the hub counts.")
+            "forced sites or the hub counts."
+        )
     if not res.has_solution:
-        raise SolverError(f"locality '{inst.name}' ({stage}): HiGHS ended '{res.status}' with no "
-                          "plan; raise solver.time_limit_seconds")
+        raise SolverError(
+            f"locality '{inst.name}' ({stage}): HiGHS ended '{res.status}' with no "
+            "plan; raise solver.time_limit_seconds"
+        )
     if not record.proven:
-        log.warning("hubs %s / %s: HiGHS stopped '%s' with gap %s; the plan is NOT proven "
-                    "optimal", inst.name, stage, res.status, res.gap)
+        log.warning(
+            "hubs %s / %s: HiGHS stopped '%s' with gap %s; the plan is NOT proven optimal",
+            inst.name,
+            stage,
+            res.status,
+            res.gap,
+        )
     values = {v.name: mip.value_of(res.values, v) for v in mip.variables}
     return record, values, handles
 
 
-def _solve_locality(inst: _Instance, solver: SolverSettings, gap: float, deadline: float,
-                    ) -> tuple[np.ndarray, np.ndarray, tuple[SolveRecord, ...]]:
+def _solve_locality(
+    inst: _Instance,
+    solver: SolverSettings,
+    gap: float,
+    deadline: float,
+) -> tuple[np.ndarray, np.ndarray, tuple[SolveRecord, ...]]:
     """Open kinds per site ('' closed, 'main', 'community') and each area's site index."""
     records = []
     count, warm = inst.n_community, None
@@ -578,31 +690,38 @@ def _solve_locality(inst: _Instance, solver: SolverSettings, gap: float, deadlin
 # --------------------------------------------------------------------------- the stage
 
 
-def _team_localities(assignment: pd.Series, localities: pd.Series,
-                     children: pd.Series) -> pd.Series:
+def _team_localities(
+    assignment: pd.Series, localities: pd.Series, children: pd.Series
+) -> pd.Series:
     """Each team's locality: the one holding most of its children (ties: first by name)."""
     frame = pd.DataFrame({"team": assignment, "locality": localities, "children": children})
     sums = frame.groupby(["team", "locality"])["children"].agg(["sum", "size"]).reset_index()
-    sums = sums.sort_values(["team", "sum", "size", "locality"],
-                            ascending=[True, False, False, True])
+    sums = sums.sort_values(
+        ["team", "sum", "size", "locality"], ascending=[True, False, False, True]
+    )
     return sums.drop_duplicates("team").set_index("team")["locality"]
 
 
 def _check_inputs(areas: pd.DataFrame, geo: Geography, assignment: pd.Series) -> None:
     codes = list(areas["area_code"])
     if list(geo.codes) != codes:
-        raise DataError("hubs: the geography was not built from this areas table (area codes "
-                        "differ); build it with build_geography(areas, ...)")
+        raise DataError(
+            "hubs: the geography was not built from this areas table (area codes "
+            "differ); build it with build_geography(areas, ...)"
+        )
     missing = [c for c in codes if c not in assignment.index]
     unknown = [str(c) for c in assignment.index if c not in set(codes)]
     problems = []
     if missing:
         names = dict(zip(areas["area_code"], areas["area_name"], strict=True))
-        problems.append(f"{len(missing)} area(s) have no team: "
-                        + _listed([f"{c} ({names[c]})" for c in missing]))
+        problems.append(
+            f"{len(missing)} area(s) have no team: "
+            + _listed([f"{c} ({names[c]})" for c in missing])
+        )
     if unknown:
-        problems.append(f"{len(unknown)} team area code(s) are not among the areas: "
-                        + _listed(unknown))
+        problems.append(
+            f"{len(unknown)} team area code(s) are not among the areas: " + _listed(unknown)
+        )
     if assignment.index.duplicated().any():
         problems.append("some areas are assigned to two teams")
     if problems:
@@ -620,23 +739,39 @@ class _Travel:
     label: str  # which measure, for every output
 
 
-def _travel(areas: pd.DataFrame, localities: pd.Series, sites: pd.DataFrame,
-            road_km: np.ndarray, settings: HubSettings, base_dir: Path | str | None) -> _Travel:
+def _travel(
+    areas: pd.DataFrame,
+    localities: pd.Series,
+    sites: pd.DataFrame,
+    road_km: np.ndarray,
+    settings: HubSettings,
+    base_dir: Path | str | None,
+) -> _Travel:
     """Straight-line km times circuity, or the user's travel-time matrix in its place."""
     if settings.travel_time_csv is None:
-        return _Travel(road_km, None, settings.target_distance_km,
-                       f"{settings.target_distance_km:g} km",
-                       f"straight-line km x circuity {settings.circuity_factor:g}")
+        return _Travel(
+            road_km,
+            None,
+            settings.target_distance_km,
+            f"{settings.target_distance_km:g} km",
+            f"straight-line km x circuity {settings.circuity_factor:g}",
+        )
     path = _resolve_path(settings.travel_time_csv, base_dir, "travel_time_csv")
     names = pd.Series(areas["area_name"].to_numpy(), index=areas["area_code"].to_numpy())
     minutes = read_travel_times(path, localities, sites, names).to_numpy()
     target = float(settings.target_minutes or 0)
-    return _Travel(minutes, minutes, target, f"{target:g} min",
-                   f"travel-time matrix {path.name} (minutes)")
+    return _Travel(
+        minutes, minutes, target, f"{target:g} min", f"travel-time matrix {path.name} (minutes)"
+    )
 
 
-def _instances(localities: pd.Series, sites: pd.DataFrame, weights: np.ndarray,
-               travel: _Travel, settings: HubSettings) -> list[_Instance]:
+def _instances(
+    localities: pd.Series,
+    sites: pd.DataFrame,
+    weights: np.ndarray,
+    travel: _Travel,
+    settings: HubSettings,
+) -> list[_Instance]:
     """One model instance per locality (sorted by name), after every up-front check."""
     instances: list[_Instance] = []
     problems: list[str] = []
@@ -647,26 +782,40 @@ def _instances(localities: pd.Series, sites: pd.DataFrame, weights: np.ndarray,
         closed = (s["forced"] == "closed").to_numpy()
         can_main = s["kind"].isin(["main", "any"]).to_numpy() & ~closed
         if can_main.sum() < settings.main_hubs_per_locality:
-            listed = [f"'{n}' ({k}{', closed' if c else ''})" for n, k, c in
-                      zip(s["site_name"], s["kind"], closed, strict=True)]
-            problems.append(f"locality '{loc}' has {int(can_main.sum())} eligible main site(s) "
-                            f"but needs {settings.main_hubs_per_locality}"
-                            + (f"; its sites: {_listed(listed)}" if listed else
-                               "; no candidate site lies in it"))
+            listed = [
+                f"'{n}' ({k}{', closed' if c else ''})"
+                for n, k, c in zip(s["site_name"], s["kind"], closed, strict=True)
+            ]
+            problems.append(
+                f"locality '{loc}' has {int(can_main.sum())} eligible main site(s) "
+                f"but needs {settings.main_hubs_per_locality}"
+                + (
+                    f"; its sites: {_listed(listed)}"
+                    if listed
+                    else "; no candidate site lies in it"
+                )
+            )
             continue
         keep = settings.keep_existing_sites & s["existing"] & ~closed
         cost = travel.cost[np.ix_(rows, loc_sites)]
-        instances.append(_Instance(
-            name=str(loc), weights=weights[rows], cost=cost,
-            near=cost <= travel.target_value + 1e-9, can_main=can_main,
-            can_community=s["kind"].isin(["community", "any"]).to_numpy() & ~closed,
-            forced_open=((s["forced"] == "open") | keep).to_numpy(),
-            capacity=s["capacity_children"].to_numpy(dtype=float),
-            n_main=settings.main_hubs_per_locality,
-            n_community=(settings.community_hubs_per_locality or 0)
-            if settings.coverage_share is None else None,
-            coverage=settings.coverage_share, main_share=settings.main_hub_visit_share,
-        ))
+        instances.append(
+            _Instance(
+                name=str(loc),
+                weights=weights[rows],
+                cost=cost,
+                near=cost <= travel.target_value + 1e-9,
+                can_main=can_main,
+                can_community=s["kind"].isin(["community", "any"]).to_numpy() & ~closed,
+                forced_open=((s["forced"] == "open") | keep).to_numpy(),
+                capacity=s["capacity_children"].to_numpy(dtype=float),
+                n_main=settings.main_hubs_per_locality,
+                n_community=(settings.community_hubs_per_locality or 0)
+                if settings.coverage_share is None
+                else None,
+                coverage=settings.coverage_share,
+                main_share=settings.main_hub_visit_share,
+            )
+        )
     if problems:
         raise ConfigError("hubs: locality without an eligible main site:", problems)
     for inst in instances:
@@ -701,8 +850,11 @@ def place_hubs(
     localities = resolve_localities(areas, settings)
     sites = candidate_sites(areas, settings, base_dir)
     weights = areas[basis].to_numpy(dtype=float)
-    road_km = cdist(np.column_stack([geo.x_m, geo.y_m]),
-                    sites[["easting", "northing"]].to_numpy()) / 1000.0 * settings.circuity_factor
+    road_km = (
+        cdist(np.column_stack([geo.x_m, geo.y_m]), sites[["easting", "northing"]].to_numpy())
+        / 1000.0
+        * settings.circuity_factor
+    )
     travel = _travel(areas, localities, sites, road_km, settings, base_dir)
     instances = _instances(localities, sites, weights, travel, settings)
 
@@ -719,23 +871,54 @@ def place_hubs(
         evidence[inst.name] = records
 
     area_hub = pd.Series(sites["site_name"].to_numpy()[area_site], index=codes, name="site_name")
-    team_base = _team_bases(assignment, localities, weights, travel.cost, sites, kinds,
-                            settings.team_base_at_main_hub)
-    hubs, accessibility = _summarise(sites, kinds, area_site, localities, weights, road_km,
-                                     travel, basis, team_base, evidence, settings)
-    plan = HubPlan(hubs=hubs, team_base=team_base, area_hub=area_hub, localities=localities,
-                   sites=sites, accessibility=accessibility, evidence=evidence,
-                   travel=travel.label, children_basis=basis)
-    log.info("hubs: %d main and %d community hubs in %d localities; %d teams based; travel %s; "
-             "%s", int((hubs["kind"] == "main").sum()), int((hubs["kind"] == "community").sum()),
-             len(evidence), len(team_base), travel.label,
-             "all proven optimal" if plan.proven else "NOT all proven optimal")
+    team_base = _team_bases(
+        assignment, localities, weights, travel.cost, sites, kinds, settings.team_base_at_main_hub
+    )
+    hubs, accessibility = _summarise(
+        sites,
+        kinds,
+        area_site,
+        localities,
+        weights,
+        road_km,
+        travel,
+        basis,
+        team_base,
+        evidence,
+        settings,
+    )
+    plan = HubPlan(
+        hubs=hubs,
+        team_base=team_base,
+        area_hub=area_hub,
+        localities=localities,
+        sites=sites,
+        accessibility=accessibility,
+        evidence=evidence,
+        travel=travel.label,
+        children_basis=basis,
+    )
+    log.info(
+        "hubs: %d main and %d community hubs in %d localities; %d teams based; travel %s; %s",
+        int((hubs["kind"] == "main").sum()),
+        int((hubs["kind"] == "community").sum()),
+        len(evidence),
+        len(team_base),
+        travel.label,
+        "all proven optimal" if plan.proven else "NOT all proven optimal",
+    )
     return plan
 
 
-def _team_bases(assignment: pd.Series, localities: pd.Series, weights: np.ndarray,
-                cost: np.ndarray, sites: pd.DataFrame, kinds: pd.Series,
-                main_only: bool) -> pd.Series:
+def _team_bases(
+    assignment: pd.Series,
+    localities: pd.Series,
+    weights: np.ndarray,
+    cost: np.ndarray,
+    sites: pd.DataFrame,
+    kinds: pd.Series,
+    main_only: bool,
+) -> pd.Series:
     """Each team's base: the open hub in its locality nearest its children there."""
     codes = localities.index
     children = pd.Series(weights, index=codes)
@@ -748,16 +931,29 @@ def _team_bases(assignment: pd.Series, localities: pd.Series, weights: np.ndarra
         rows = np.flatnonzero((team_of == team) & (localities == loc).to_numpy())
         w = weights[rows] if weights[rows].sum() > 0 else np.ones(len(rows))
         score = w @ cost[np.ix_(rows, cand)]
-        order = np.lexsort((sites.loc[cand, "site_name"].to_numpy(),
-                            (kinds[cand] != "main").to_numpy(), np.round(score, 9)))
+        order = np.lexsort(
+            (
+                sites.loc[cand, "site_name"].to_numpy(),
+                (kinds[cand] != "main").to_numpy(),
+                np.round(score, 9),
+            )
+        )
         bases[team] = sites.at[cand[order[0]], "site_name"]
     return pd.Series(bases, name="site_name").rename_axis("team_id").sort_index()
 
 
 def _summarise(
-    sites: pd.DataFrame, kinds: pd.Series, area_site: np.ndarray, localities: pd.Series,
-    weights: np.ndarray, road_km: np.ndarray, travel: _Travel, basis: str,
-    team_base: pd.Series, evidence: dict[str, tuple[SolveRecord, ...]], settings: HubSettings,
+    sites: pd.DataFrame,
+    kinds: pd.Series,
+    area_site: np.ndarray,
+    localities: pd.Series,
+    weights: np.ndarray,
+    road_km: np.ndarray,
+    travel: _Travel,
+    basis: str,
+    team_base: pd.Series,
+    evidence: dict[str, tuple[SolveRecord, ...]],
+    settings: HubSettings,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """The hubs table and the accessibility summary per locality."""
     rows = np.arange(len(area_site))
@@ -769,26 +965,33 @@ def _summarise(
     for j in np.flatnonzero((kinds != "").to_numpy()):
         served = area_site == j
         w = weights[served]
-        hub_rows.append({
-            "site_name": sites.at[j, "site_name"], "locality": sites.at[j, "locality"],
-            "kind": kinds[j], "generated": bool(sites.at[j, "generated"]),
-            "easting": round(float(sites.at[j, "easting"]), 1),
-            "northing": round(float(sites.at[j, "northing"]), 1),
-            "teams_based": int(based.get(sites.at[j, "site_name"], 0)),
-            "children_served": round(float(w.sum()), 1),
-            "mean_distance_km": round(_weighted_mean(km[served], w), 3),
-            "p90_distance_km": round(weighted_quantile(km[served], w, 0.9), 3),
-            "share_within_target": round(float(w[near[served]].sum() / w.sum()), 4)
-            if w.sum() > 0 else float("nan"),
-        })
+        hub_rows.append(
+            {
+                "site_name": sites.at[j, "site_name"],
+                "locality": sites.at[j, "locality"],
+                "kind": kinds[j],
+                "generated": bool(sites.at[j, "generated"]),
+                "easting": round(float(sites.at[j, "easting"]), 1),
+                "northing": round(float(sites.at[j, "northing"]), 1),
+                "teams_based": int(based.get(sites.at[j, "site_name"], 0)),
+                "children_served": round(float(w.sum()), 1),
+                "mean_distance_km": round(_weighted_mean(km[served], w), 3),
+                "p90_distance_km": round(weighted_quantile(km[served], w, 0.9), 3),
+                "share_within_target": round(float(w[near[served]].sum() / w.sum()), 4)
+                if w.sum() > 0
+                else float("nan"),
+            }
+        )
     hubs = pd.DataFrame(hub_rows, columns=HUB_COLUMNS)
     hubs["_order"] = hubs["kind"].map({"main": 0, "community": 1})
     hubs = hubs.sort_values(["locality", "_order", "site_name"]).drop(columns="_order")
     hubs = hubs.reset_index(drop=True)
 
-    rule = (f"fewest reaching {settings.coverage_share:.0%} within {target}"
-            if settings.coverage_share is not None
-            else f"fixed {settings.community_hubs_per_locality or 0}")
+    rule = (
+        f"fewest reaching {settings.coverage_share:.0%} within {target}"
+        if settings.coverage_share is not None
+        else f"fixed {settings.community_hubs_per_locality or 0}"
+    )
     team_loc = pd.Series(sites.set_index("site_name")["locality"]).reindex(team_base.to_numpy())
     summary: dict[str, dict[str, Any]] = {}
     for loc, runs in evidence.items():
@@ -810,9 +1013,11 @@ def _summarise(
             "mean_distance_km": round(_weighted_mean(km[mask], w), 3),
             "p90_distance_km": round(weighted_quantile(km[mask], w, 0.9), 3),
             "share_within_target": round(float(w[near[mask]].sum() / w.sum()), 4)
-            if w.sum() > 0 else 1.0,
-            "mean_distance_to_main_hub_km": round(_weighted_mean(
-                road_km[np.ix_(mask, mains)].min(axis=1), w), 3),
+            if w.sum() > 0
+            else 1.0,
+            "mean_distance_to_main_hub_km": round(
+                _weighted_mean(road_km[np.ix_(mask, mains)].min(axis=1), w), 3
+            ),
             "status": final.status,
             "proven_optimal": all(r.proven for r in runs),
             "gap": final.gap,
@@ -839,13 +1044,23 @@ def localities_layer(areas: gpd.GeoDataFrame, plan: HubPlan) -> gpd.GeoDataFrame
     """Locality boundaries (areas dissolved) with their accessibility summary."""
     frame = gpd.GeoDataFrame(
         {"locality": plan.localities.reindex(areas["area_code"]).to_numpy()},
-        geometry=areas.geometry.to_numpy(), crs=areas.crs,
+        geometry=areas.geometry.to_numpy(),
+        crs=areas.crs,
     )
     shapes = frame.dissolve(by="locality", as_index=False).sort_values("locality")
-    keys = ["areas", "teams_based", "children", "mean_distance_km",
-            "p90_distance_km", "share_within_target", "status", "gap"]
+    keys = [
+        "areas",
+        "teams_based",
+        "children",
+        "mean_distance_km",
+        "p90_distance_km",
+        "share_within_target",
+        "status",
+        "gap",
+    ]
     for key in keys:
         shapes[key] = [plan.accessibility[loc][key] for loc in shapes["locality"]]
-    shapes["main_hubs"] = ["; ".join(plan.accessibility[loc]["main_hubs"])
-                           for loc in shapes["locality"]]
+    shapes["main_hubs"] = [
+        "; ".join(plan.accessibility[loc]["main_hubs"]) for loc in shapes["locality"]
+    ]
     return shapes.reset_index(drop=True)

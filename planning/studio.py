@@ -60,7 +60,9 @@ Progress = Callable[[str], None]
 
 
 def run_file(
-    path: Path | str, data_dir: Path | str | None = None, cache: dict[str, Any] | None = None,
+    path: Path | str,
+    data_dir: Path | str | None = None,
+    cache: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """``pipeline.run_scenario`` with a stage cache: pass the same dict to later calls (and to
@@ -124,8 +126,10 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         columns.append(sc.teams.population_basis)
     for col in columns:
         values = frame[col].astype(float)
-        rows += [("teams", f"{col}_per_team_{stat}", round(float(getattr(values, stat)()), 1))
-                 for stat in ("min", "mean", "max")]
+        rows += [
+            ("teams", f"{col}_per_team_{stat}", round(float(getattr(values, stat)()), 1))
+            for stat in ("min", "mean", "max")
+        ]
     rows += [
         ("allocation", "status", teams.status),
         ("allocation", "objective_person_km", round(float(teams.objective), 1)),
@@ -146,10 +150,12 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ("workforce", "case_holding_fte", float(holders.fte.sum())),
         ("workforce", "total_fte", float(table.fte.sum())),
         ("workforce", "family_help_cases", round(float(posts.teams.family_help_cases.sum()), 1)),
-        ("workforce", "child_protection_cases",
-         round(float(posts.teams.child_protection_cases.sum()), 1)),
-        ("workforce", "worst_caseload_pressure",
-         round(float(holders.caseload_pressure.max()), 3)),
+        (
+            "workforce",
+            "child_protection_cases",
+            round(float(posts.teams.child_protection_cases.sum()), 1),
+        ),
+        ("workforce", "worst_caseload_pressure", round(float(holders.caseload_pressure.max()), 3)),
     ]
     fit = costs.within_budget
     achievable = fit.worst_caseload_pressure if fit is not None else holders.caseload_pressure.max()
@@ -157,10 +163,16 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ("costs", "total_cost_gbp", round(costs.total_gbp)),
         ("costs", "budget_gbp", None if costs.budget_gbp is None else round(costs.budget_gbp)),
         ("costs", "budget_position", costs.position),
-        ("costs", "headroom_gbp",
-         None if costs.headroom_gbp is None else round(costs.headroom_gbp)),
-        ("costs", "shortfall_gbp",
-         None if costs.shortfall_gbp is None else round(costs.shortfall_gbp)),
+        (
+            "costs",
+            "headroom_gbp",
+            None if costs.headroom_gbp is None else round(costs.headroom_gbp),
+        ),
+        (
+            "costs",
+            "shortfall_gbp",
+            None if costs.shortfall_gbp is None else round(costs.shortfall_gbp),
+        ),
         ("costs", "minimum_staffable_cost_gbp", round(costs.minimum_gbp)),
         ("costs", "within_budget_worst_caseload_pressure", round(float(achievable), 3)),
     ]
@@ -177,8 +189,11 @@ def match_teams(first: pd.Series, other: pd.Series, weights: pd.Series) -> dict[
     frame = pd.DataFrame({"a": first, "b": other, "w": weights.astype(float)})
     overlap = frame.pivot_table(index="b", columns="a", values="w", aggfunc="sum", fill_value=0.0)
     rows, cols = linear_sum_assignment(overlap.to_numpy(), maximize=True)
-    return {str(overlap.index[r]): str(overlap.columns[c])
-            for r, c in zip(rows, cols, strict=True) if overlap.iat[r, c] > 0}
+    return {
+        str(overlap.index[r]): str(overlap.columns[c])
+        for r, c in zip(rows, cols, strict=True)
+        if overlap.iat[r, c] > 0
+    }
 
 
 def team_changes(first: Result, other: Result) -> pd.DataFrame:
@@ -193,17 +208,19 @@ def team_changes(first: Result, other: Result) -> pd.DataFrame:
     if weights.sum() <= 0:
         weights = pd.Series(1.0, index=common)
     matched = team_b.map(match_teams(team_a, team_b, weights))
-    frame = pd.DataFrame({
-        "area_code": common,
-        "area_name": a.loc[common, "area_name"].to_numpy(),
-        "district_name": a.loc[common, "district_name"].to_numpy(),
-        "team_in_first": team_a.to_numpy(),
-        "team_in_other": team_b.to_numpy(),
-        "matched_first_team": matched.to_numpy(),
-        "changed": (matched != team_a).to_numpy(),
-        "residents": a.loc[common, "residents"].round(2).to_numpy(),
-        "children_0_17": a.loc[common, "children_0_17"].round(2).to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "area_code": common,
+            "area_name": a.loc[common, "area_name"].to_numpy(),
+            "district_name": a.loc[common, "district_name"].to_numpy(),
+            "team_in_first": team_a.to_numpy(),
+            "team_in_other": team_b.to_numpy(),
+            "matched_first_team": matched.to_numpy(),
+            "changed": (matched != team_a).to_numpy(),
+            "residents": a.loc[common, "residents"].round(2).to_numpy(),
+            "children_0_17": a.loc[common, "children_0_17"].round(2).to_numpy(),
+        }
+    )
     only = len(a.index.difference(b.index)) + len(b.index.difference(a.index))
     if only:
         log.info("changes: %d areas are in only one of the two plans and are left out", only)
@@ -216,16 +233,24 @@ def change_metrics(changes: pd.DataFrame) -> list[tuple[str, str, Any]]:
         ("changes", "areas_in_both_plans", len(changes)),
         ("changes", "areas_changing_team_vs_first", len(moved)),
         ("changes", "residents_changing_team_vs_first", round(float(moved.residents.sum()), 1)),
-        ("changes", "children_0_17_changing_team_vs_first",
-         round(float(moved.children_0_17.sum()), 1)),
-        ("changes", "share_of_residents_changing_team",
-         round(float(moved.residents.sum() / changes.residents.sum()), 4)
-         if changes.residents.sum() > 0 else None),
+        (
+            "changes",
+            "children_0_17_changing_team_vs_first",
+            round(float(moved.children_0_17.sum()), 1),
+        ),
+        (
+            "changes",
+            "share_of_residents_changing_team",
+            round(float(moved.residents.sum() / changes.residents.sum()), 4)
+            if changes.residents.sum() > 0
+            else None,
+        ),
     ]
 
 
-def changed_areas_figure(first: Result, other: Result, changes: pd.DataFrame,
-                         first_label: str, other_label: str) -> Figure:
+def changed_areas_figure(
+    first: Result, other: Result, changes: pd.DataFrame, first_label: str, other_label: str
+) -> Figure:
     """Areas that change team (red) over both plans' team boundaries (first: black, other: blue
     dashed)."""
     from planning.maps import team_polygons
@@ -243,19 +268,28 @@ def changed_areas_figure(first: Result, other: Result, changes: pd.DataFrame,
     colours = ["#d7301f" if c in changed else "#e6e6e6" for c in areas.area_code]
     areas.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.2)
     common = changes.set_index("area_code")
-    team_polygons(areas, common["team_in_first"]).boundary.plot(ax=ax, color="black",
-                                                                linewidth=1.0)
+    team_polygons(areas, common["team_in_first"]).boundary.plot(ax=ax, color="black", linewidth=1.0)
     team_polygons(areas, common["team_in_other"]).boundary.plot(
-        ax=ax, color="#1f78b4", linewidth=1.4, linestyle="--")
+        ax=ax, color="#1f78b4", linewidth=1.4, linestyle="--"
+    )
     moved = changes[changes.changed]
     ax.set_title(
         f"Areas that change team: {other_label} against {first_label}\n"
         f"{len(moved):,} of {len(changes):,} areas, {moved.residents.sum():,.0f} residents, "
         f"{moved.children_0_17.sum():,.0f} children 0-17 (red); teams of {first_label} in black, "
-        f"of {other_label} dashed blue", fontsize=10)
+        f"of {other_label} dashed blue",
+        fontsize=10,
+    )
     ax.set_aspect("equal")
-    ax.text(0.0, -0.01, "Contains OS data © Crown copyright and database right; ONS data under "
-            "the Open Government Licence v3.0", transform=ax.transAxes, fontsize=6, va="top")
+    ax.text(
+        0.0,
+        -0.01,
+        "Contains OS data © Crown copyright and database right; ONS data under "
+        "the Open Government Licence v3.0",
+        transform=ax.transAxes,
+        fontsize=6,
+        va="top",
+    )
     fig.tight_layout()
     return fig
 
@@ -322,28 +356,39 @@ def compare_results(labels: list[str], results: list[Result]) -> Comparison:
     for k, (label, result) in enumerate(zip(labels, results, strict=True)):
         metrics = plan_metrics(result)
         if k == 0:
-            metrics += [(s, m, 0 if "changing" in m else v)
-                        for s, m, v in change_metrics(team_changes(result, result))]
+            metrics += [
+                (s, m, 0 if "changing" in m else v)
+                for s, m, v in change_metrics(team_changes(result, result))
+            ]
         else:
             changes[label] = team_changes(results[0], result)
             metrics += change_metrics(changes[label])
         columns[label] = {(s, m): v for s, m, v in metrics}
         order += [(s, m) for s, m, _ in metrics if (s, m) not in order]
-    section_rank = {s: i for i, s in enumerate(
-        ["scenario", "teams", "allocation", "changes", "hubs", "workforce", "costs"])}
+    section_rank = {
+        s: i
+        for i, s in enumerate(
+            ["scenario", "teams", "allocation", "changes", "hubs", "workforce", "costs"]
+        )
+    }
     order.sort(key=lambda sm: section_rank.get(sm[0], len(section_rank)))
     table = pd.DataFrame(
-        [{"section": s, "metric": m, **{lab: columns[lab].get((s, m)) for lab in labels}}
-         for s, m in order])
-    teams = pd.concat([team_rows(lab, res) for lab, res in zip(labels, results, strict=True)],
-                      ignore_index=True)
-    return Comparison(list(labels), dict(zip(labels, results, strict=True)), table, teams,
-                      changes)
+        [
+            {"section": s, "metric": m, **{lab: columns[lab].get((s, m)) for lab in labels}}
+            for s, m in order
+        ]
+    )
+    teams = pd.concat(
+        [team_rows(lab, res) for lab, res in zip(labels, results, strict=True)], ignore_index=True
+    )
+    return Comparison(list(labels), dict(zip(labels, results, strict=True)), table, teams, changes)
 
 
 def compare_scenarios(
-    paths: list[Path | str], data_dir: Path | str | None = None,
-    progress: Progress | None = None, cache: dict[str, Any] | None = None,
+    paths: list[Path | str],
+    data_dir: Path | str | None = None,
+    progress: Progress | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> Comparison:
     """Run every scenario (validated up front, all problems at once) and compare them; stages
     already in ``cache`` (see ``run_file``) are reused."""
@@ -394,8 +439,10 @@ def parse_set(text: str) -> Setting:
     key, sep, rest = text.partition("=")
     key = key.strip()
     if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
-        raise ConfigError(f"--set {text!r}: expected key=value1,value2 with a dotted key such as "
-                          "teams.max_population=45000,50000")
+        raise ConfigError(
+            f"--set {text!r}: expected key=value1,value2 with a dotted key such as "
+            "teams.max_population=45000,50000"
+        )
     values = []
     for item in _split_values(rest):
         if item == "":
@@ -441,8 +488,9 @@ def _set_dotted(raw: dict[str, Any], resolved: Any, key: str, value: Any) -> Non
         index: Any = int(part) if isinstance(node, list) else part
         if isinstance(node, list):
             if not 0 <= index < len(node):
-                raise ConfigError(f"--set {key}: there is no item {index} (the list has "
-                                  f"{len(node)})")
+                raise ConfigError(
+                    f"--set {key}: there is no item {index} (the list has {len(node)})"
+                )
         elif not isinstance(node.get(part), dict | list):
             seed = full.get(part) if isinstance(full, dict) else None
             node[part] = copy.deepcopy(seed) if isinstance(seed, dict | list) else {}
@@ -486,8 +534,10 @@ def sweep_variants(path: Path | str, settings: list[Setting]) -> list[Variant]:
     keys = [s.key for s in settings]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
-        raise ConfigError(f"--set names {', '.join(repeated)} more than once; give all its values "
-                          "in one --set, separated by commas")
+        raise ConfigError(
+            f"--set names {', '.join(repeated)} more than once; give all its values "
+            "in one --set, separated by commas"
+        )
     for setting in settings:
         check_key(setting.key)
     raw = load_raw(Path(path))
@@ -510,8 +560,10 @@ def sweep_variants(path: Path | str, settings: list[Setting]) -> list[Variant]:
             err = describe_validation_error(exc, label)
             problems += [f"--set {label}: {p}" for p in err.problems]
     if problems:
-        raise ConfigError(f"{len(problems)} problem(s) in the sweep's settings:",
-                          sorted(set(problems), key=problems.index))
+        raise ConfigError(
+            f"{len(problems)} problem(s) in the sweep's settings:",
+            sorted(set(problems), key=problems.index),
+        )
     return variants
 
 
@@ -528,8 +580,11 @@ class Sweep:
 
 
 def sweep_scenario(
-    path: Path | str, settings: list[Setting | str], data_dir: Path | str | None = None,
-    progress: Progress | None = None, cache: dict[str, Any] | None = None,
+    path: Path | str,
+    settings: list[Setting | str],
+    data_dir: Path | str | None = None,
+    progress: Progress | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> Sweep:
     """Run every variant of a scenario, reusing stages whose settings do not change (and any
     already in ``cache``). ``settings`` are Settings or ``key=v1,v2`` texts."""
@@ -540,13 +595,16 @@ def sweep_scenario(
     results, reused, rows = [], [], []
     for variant in variants:
         start = time.perf_counter()
-        result, again = run_stages(variant.scenario, path, data_dir, cache, progress,
-                                   variant.label)
+        result, again = run_stages(variant.scenario, path, data_dir, cache, progress, variant.label)
         results.append(result)
         reused.append(again)
         row: dict[str, Any] = {"variant": variant.label}
-        row.update({k: _value_text(v) if isinstance(v, dict | list) else v
-                    for k, v in variant.values.items()})
+        row.update(
+            {
+                k: _value_text(v) if isinstance(v, dict | list) else v
+                for k, v in variant.values.items()
+            }
+        )
         row.update({m: v for s, m, v in plan_metrics(result) if s != "scenario" or m == "name"})
         row["stages_reused"] = ", ".join(again)
         row["run_seconds"] = round(time.perf_counter() - start, 1)
@@ -558,8 +616,11 @@ def sweep_scenario(
 def _tick(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else \
-        _value_text(value)
+    return (
+        f"{value:,}"
+        if isinstance(value, int) and not isinstance(value, bool)
+        else _value_text(value)
+    )
 
 
 def sweep_figure(sweep: Sweep) -> Figure:
@@ -576,10 +637,13 @@ def sweep_figure(sweep: Sweep) -> Figure:
         ("within_budget_worst_caseload_pressure", "worst caseload / target within budget", 1.0),
     ]
     panels = [p for p in panels if p[0] in table]
-    varying = [s.key for s in sweep.settings if len(s.values) > 1] or \
-        [s.key for s in sweep.settings]
-    ticks = ["\n".join(f"{k.split('.')[-1]}={_tick(var.values[k])}" for k in varying)
-             for var in sweep.variants]
+    varying = [s.key for s in sweep.settings if len(s.values) > 1] or [
+        s.key for s in sweep.settings
+    ]
+    ticks = [
+        "\n".join(f"{k.split('.')[-1]}={_tick(var.values[k])}" for k in varying)
+        for var in sweep.variants
+    ]
     fig = Figure(figsize=(12, 7.5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, squeeze=False).ravel()
@@ -587,8 +651,13 @@ def sweep_figure(sweep: Sweep) -> Figure:
         values = pd.to_numeric(table[col], errors="coerce") / scale
         ax.plot(x, values, marker="o", color="#1f4e79")
         if col == "total_cost_gbp" and table["budget_gbp"].notna().any():
-            ax.plot(x, pd.to_numeric(table["budget_gbp"]) / scale, linestyle="-.",
-                    color="#c62828", label="budget")
+            ax.plot(
+                x,
+                pd.to_numeric(table["budget_gbp"]) / scale,
+                linestyle="-.",
+                color="#c62828",
+                label="budget",
+            )
             ax.legend(fontsize=8)
         if col == "within_budget_worst_caseload_pressure":
             ax.axhline(1.0, color="#555555", linestyle=":")
@@ -597,7 +666,7 @@ def sweep_figure(sweep: Sweep) -> Figure:
         ax.set_xticklabels(ticks, fontsize=7)
         ax.margins(x=0.1)
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_axis_off()
     keys = ", ".join(s.key for s in sweep.settings)
     base = sweep.results[0].scenario.name.split(" [")[0]
@@ -639,23 +708,28 @@ def _xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     path.write_bytes(_stable_xlsx(wb))
 
 
-def write_compare(comparison: Comparison, out_dir: Path | str,
-                  progress: Progress | None = None) -> list[Path]:
+def write_compare(
+    comparison: Comparison, out_dir: Path | str, progress: Progress | None = None
+) -> list[Path]:
     """compare.csv, compare.xlsx, changed_areas_<label>.png and each scenario's run folder."""
     from planning.report import write_outputs
 
     def write(folder: Path) -> None:
         comparison.table.to_csv(folder / "compare.csv", index=False, lineterminator="\n")
-        changed = pd.concat([c.assign(scenario=lab) for lab, c in comparison.changes.items()],
-                            ignore_index=True)
+        changed = pd.concat(
+            [c.assign(scenario=lab) for lab, c in comparison.changes.items()], ignore_index=True
+        )
         changed = changed[changed.changed].drop(columns="changed")
         changed = changed[["scenario", *[c for c in changed.columns if c != "scenario"]]]
-        _xlsx({"compare": comparison.table, "teams": comparison.teams,
-               "changed_areas": changed}, folder / "compare.xlsx")
+        _xlsx(
+            {"compare": comparison.table, "teams": comparison.teams, "changed_areas": changed},
+            folder / "compare.xlsx",
+        )
         first = comparison.labels[0]
         for label, changes in comparison.changes.items():
-            fig = changed_areas_figure(comparison.results[first], comparison.results[label],
-                                       changes, first, label)
+            fig = changed_areas_figure(
+                comparison.results[first], comparison.results[label], changes, first, label
+            )
             fig.savefig(folder / f"changed_areas_{label}.png", metadata={"Software": None})
         for label, result in comparison.results.items():
             write_outputs(result, folder / label)
@@ -667,8 +741,9 @@ def write_compare(comparison: Comparison, out_dir: Path | str,
     return written
 
 
-def write_sweep(sweep: Sweep, out_dir: Path | str, runs: bool = False,
-                progress: Progress | None = None) -> list[Path]:
+def write_sweep(
+    sweep: Sweep, out_dir: Path | str, runs: bool = False, progress: Progress | None = None
+) -> list[Path]:
     """sweep.csv, sweep.xlsx, sweep.png and, with ``runs``, each variant's run folder."""
     from planning.report import write_outputs
 
@@ -685,4 +760,3 @@ def write_sweep(sweep: Sweep, out_dir: Path | str, runs: bool = False,
     written = write_staged(out_dir, write)
     log.info("sweep: wrote %d files and folders to %s", len(written), out_dir)
     return written
-

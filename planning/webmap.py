@@ -39,19 +39,25 @@ def _hex(colour: tuple) -> str:
 
 
 def _rounded(geom: Any) -> Any:
-    return shapely.set_precision(geom, 10 ** -DIGITS) if geom is not None else geom
+    return shapely.set_precision(geom, 10**-DIGITS) if geom is not None else geom
 
 
 def _features(frame: gpd.GeoDataFrame, props: list[str], tolerance: float) -> list[dict]:
     """GeoJSON features in EPSG:4326 (simplified in metres first), properties JSON-ready."""
-    shapes = frame.geometry.simplify(tolerance, preserve_topology=True) if tolerance else \
-        frame.geometry
+    shapes = (
+        frame.geometry.simplify(tolerance, preserve_topology=True) if tolerance else frame.geometry
+    )
     shapes = gpd.GeoSeries(shapes, crs=frame.crs).to_crs(WGS84)
     out = []
     for geom, row in zip(shapes, frame[props].itertuples(index=False), strict=True):
         geom = _rounded(geom)
-        out.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
-                    "properties": {k: _plain(v) for k, v in zip(props, row, strict=True)}})
+        out.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {k: _plain(v) for k, v in zip(props, row, strict=True)},
+            }
+        )
     return out
 
 
@@ -88,7 +94,8 @@ def _team_totals(result) -> dict[str, dict[str, Any]]:
             "centre": f"{row['centre_area_code']} ({row['centre_area_name']})",
             "family_help_cases": _plain(round(float(posts.at[team_id, "family_help_cases"]), 1)),
             "child_protection_cases": _plain(
-                round(float(posts.at[team_id, "child_protection_cases"]), 1)),
+                round(float(posts.at[team_id, "child_protection_cases"]), 1)
+            ),
             "case_holding_fte": _plain(float(posts.at[team_id, "case_holding_fte"])),
             "total_fte": _plain(float(cost.at[team_id, "fte"])),
             "cost_gbp": round(float(cost.at[team_id, "cost_gbp"])),
@@ -106,8 +113,9 @@ def map_data(result, tolerance_m: float = SIMPLIFY_M) -> dict[str, Any]:
     from planning.maps import team_polygons
 
     areas = result.area_data.areas.sort_values("area_code").reset_index(drop=True)
-    frame = areas[["area_code", "area_name", "district_name", "residents", "children_0_17",
-                   "geometry"]].copy()
+    frame = areas[
+        ["area_code", "area_name", "district_name", "residents", "children_0_17", "geometry"]
+    ].copy()
     basis = result.scenario.teams.population_basis
     if basis not in frame:
         frame[basis] = areas[basis]
@@ -140,15 +148,38 @@ def map_data(result, tolerance_m: float = SIMPLIFY_M) -> dict[str, Any]:
         from planning.hubs import hubs_layer, localities_layer
 
         shapes = localities_layer(areas, hubs)
-        loc = _features(shapes, ["locality", "areas", "teams_based", "children",
-                                 "mean_distance_km", "share_within_target"], tolerance_m)
+        loc = _features(
+            shapes,
+            [
+                "locality",
+                "areas",
+                "teams_based",
+                "children",
+                "mean_distance_km",
+                "share_within_target",
+            ],
+            tolerance_m,
+        )
         for feature, point in zip(loc, _label_points(shapes), strict=True):
             feature["properties"]["label"] = point
         data["localities"] = {"type": "FeatureCollection", "features": loc}
         points = hubs_layer(hubs)
-        data["hubs"] = {"type": "FeatureCollection", "features": _features(
-            points, ["site_name", "locality", "kind", "teams_based", "children_served",
-                     "mean_distance_km", "share_within_target"], 0.0)}
+        data["hubs"] = {
+            "type": "FeatureCollection",
+            "features": _features(
+                points,
+                [
+                    "site_name",
+                    "locality",
+                    "kind",
+                    "teams_based",
+                    "children_served",
+                    "mean_distance_km",
+                    "share_within_target",
+                ],
+                0.0,
+            ),
+        }
     return data
 
 
@@ -156,9 +187,11 @@ def map_html(data: dict[str, Any], tiles_url: str = OSM_TILES) -> str:
     """The page: inline CSS, data and script; nothing is fetched unless tiles are switched on."""
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     payload = payload.replace("</", "<\\/").replace("<!--", "<\\!--")
-    return (_PAGE.replace("__TITLE__", html.escape(data["title"]))
-            .replace("__TILES__", json.dumps(tiles_url))
-            .replace("__DATA__", payload))
+    return (
+        _PAGE.replace("__TITLE__", html.escape(data["title"]))
+        .replace("__TILES__", json.dumps(tiles_url))
+        .replace("__DATA__", payload)
+    )
 
 
 def write_map(result, path: Path | str, tolerance_m: float = SIMPLIFY_M) -> Path:
@@ -166,8 +199,12 @@ def write_map(result, path: Path | str, tolerance_m: float = SIMPLIFY_M) -> Path
     path = Path(path)
     text = map_html(map_data(result, tolerance_m))
     path.write_text(text, encoding="utf-8")
-    log.info("map: %s, %d areas, %.0f kB", path.name, len(result.area_data.areas),
-             len(text.encode()) / 1024)
+    log.info(
+        "map: %s, %d areas, %.0f kB",
+        path.name,
+        len(result.area_data.areas),
+        len(text.encode()) / 1024,
+    )
     return path
 
 

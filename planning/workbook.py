@@ -38,8 +38,14 @@ CSV_COLUMNS = ["team_id", "role", "fte", "cases", "caseload_per_fte", "cost_gbp"
 FIXED_TIME = dt.datetime(2000, 1, 1)
 GBP = '"£"#,##0'
 FORMATS = {
-    "gbp": GBP, "fte": "0.0", "cases": "#,##0.0", "caseload": "0.00", "pressure": "0.00",
-    "count": "#,##0", "rate": "0.0", "share": "0.000",
+    "gbp": GBP,
+    "fte": "0.0",
+    "cases": "#,##0.0",
+    "caseload": "0.00",
+    "pressure": "0.00",
+    "count": "#,##0",
+    "rate": "0.0",
+    "share": "0.000",
 }
 
 
@@ -96,8 +102,9 @@ def _table(
     for j, name in enumerate(frame.columns):
         if name in totals:
             letter = get_column_letter(col + j)
-            cell = ws.cell(row=total_row, column=col + j,
-                           value=f"={totals[name]}({letter}2:{letter}{last})")
+            cell = ws.cell(
+                row=total_row, column=col + j, value=f"={totals[name]}({letter}2:{letter}{last})"
+            )
             cell.font = bold
             if name in formats:
                 cell.number_format = formats[name]
@@ -106,22 +113,38 @@ def _table(
 
 def _post_formats() -> dict[str, str]:
     return {
-        "fte": FORMATS["fte"], "cases": FORMATS["cases"], "caseload_per_fte": FORMATS["caseload"],
-        "target_caseload": FORMATS["caseload"], "caseload_pressure": FORMATS["pressure"],
-        "unit_cost_gbp": GBP, "cost_gbp": GBP,
+        "fte": FORMATS["fte"],
+        "cases": FORMATS["cases"],
+        "caseload_per_fte": FORMATS["caseload"],
+        "target_caseload": FORMATS["caseload"],
+        "caseload_pressure": FORMATS["pressure"],
+        "unit_cost_gbp": GBP,
+        "cost_gbp": GBP,
     }
 
 
 POST_SHEET_COLUMNS = [
-    "team_id", "role", "fte", "cases", "caseload_per_fte", "target_caseload", "caseload_pressure",
-    "unit_cost_gbp", "cost_gbp",
+    "team_id",
+    "role",
+    "fte",
+    "cases",
+    "caseload_per_fte",
+    "target_caseload",
+    "caseload_pressure",
+    "unit_cost_gbp",
+    "cost_gbp",
 ]
 
 
 def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
     rows = staffing_rows(table)[POST_SHEET_COLUMNS]
-    _table(ws, rows, _post_formats(), totals={"fte": "SUM", "cases": "SUM", "cost_gbp": "SUM"},
-           widths={"role": 34.0, "team_id": 16.0})
+    _table(
+        ws,
+        rows,
+        _post_formats(),
+        totals={"fte": "SUM", "cases": "SUM", "cost_gbp": "SUM"},
+        widths={"role": 34.0, "team_id": 16.0},
+    )
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(rows.columns))}{len(rows) + 1}"
 
@@ -129,35 +152,64 @@ def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
 def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str) -> None:
     rows = staffing_rows(costs.table)
     teams = posts.teams.set_index("team_id")
-    per_team = pd.DataFrame({
-        "team_id": teams.index,
-        "areas": teams["areas"].to_numpy(),
-        "children_0_17": teams["children_0_17"].round(0).to_numpy(),
-        "family_help_cases": teams["family_help_cases"].round(1).to_numpy(),
-        "child_protection_cases": teams["child_protection_cases"].round(1).to_numpy(),
-        "case_holding_fte": teams["case_holding_fte"].to_numpy(),
-        "total_fte": rows.groupby("team_id")["fte"].sum().reindex(teams.index).to_numpy(),
-        "cost_gbp": rows.groupby("team_id")["cost_gbp"].sum().reindex(teams.index).to_numpy(),
-        "worst_caseload_pressure": teams["worst_caseload_pressure"].round(3).to_numpy(),
-    })
-    formats = {"children_0_17": FORMATS["count"], "family_help_cases": FORMATS["cases"],
-               "child_protection_cases": FORMATS["cases"], "case_holding_fte": FORMATS["fte"],
-               "total_fte": FORMATS["fte"], "cost_gbp": GBP,
-               "worst_caseload_pressure": FORMATS["pressure"]}
-    sums = {c: "SUM" for c in ["areas", "children_0_17", "family_help_cases",
-                                "child_protection_cases", "case_holding_fte", "total_fte",
-                                "cost_gbp"]}
-    total_row = _table(ws, per_team, formats, totals={**sums, "worst_caseload_pressure": "MAX"},
-                       widths={"team_id": 16.0})
+    per_team = pd.DataFrame(
+        {
+            "team_id": teams.index,
+            "areas": teams["areas"].to_numpy(),
+            "children_0_17": teams["children_0_17"].round(0).to_numpy(),
+            "family_help_cases": teams["family_help_cases"].round(1).to_numpy(),
+            "child_protection_cases": teams["child_protection_cases"].round(1).to_numpy(),
+            "case_holding_fte": teams["case_holding_fte"].to_numpy(),
+            "total_fte": rows.groupby("team_id")["fte"].sum().reindex(teams.index).to_numpy(),
+            "cost_gbp": rows.groupby("team_id")["cost_gbp"].sum().reindex(teams.index).to_numpy(),
+            "worst_caseload_pressure": teams["worst_caseload_pressure"].round(3).to_numpy(),
+        }
+    )
+    formats = {
+        "children_0_17": FORMATS["count"],
+        "family_help_cases": FORMATS["cases"],
+        "child_protection_cases": FORMATS["cases"],
+        "case_holding_fte": FORMATS["fte"],
+        "total_fte": FORMATS["fte"],
+        "cost_gbp": GBP,
+        "worst_caseload_pressure": FORMATS["pressure"],
+    }
+    sums = {
+        c: "SUM"
+        for c in [
+            "areas",
+            "children_0_17",
+            "family_help_cases",
+            "child_protection_cases",
+            "case_holding_fte",
+            "total_fte",
+            "cost_gbp",
+        ]
+    }
+    total_row = _table(
+        ws,
+        per_team,
+        formats,
+        totals={**sums, "worst_caseload_pressure": "MAX"},
+        widths={"team_id": 16.0},
+    )
 
     role_col = len(per_team.columns) + 2
-    by_role = pd.DataFrame({
-        "role": [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]],
-        "role_fte": costs.by_role["fte"].to_numpy(),
-        "role_cost_gbp": costs.by_role["cost_gbp"].to_numpy(),
-    })
-    _table(ws, by_role, {"role_fte": FORMATS["fte"], "role_cost_gbp": GBP}, col=role_col,
-           totals={"role_fte": "SUM", "role_cost_gbp": "SUM"}, widths={"role": 34.0})
+    by_role = pd.DataFrame(
+        {
+            "role": [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]],
+            "role_fte": costs.by_role["fte"].to_numpy(),
+            "role_cost_gbp": costs.by_role["cost_gbp"].to_numpy(),
+        }
+    )
+    _table(
+        ws,
+        by_role,
+        {"role_fte": FORMATS["fte"], "role_cost_gbp": GBP},
+        col=role_col,
+        totals={"role_fte": "SUM", "role_cost_gbp": "SUM"},
+        widths={"role": 34.0},
+    )
 
     key_col = role_col + len(by_role.columns) + 1
     cost_letter = get_column_letter(per_team.columns.get_loc("cost_gbp") + 1)
@@ -173,8 +225,11 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         ("minimum_staffable_cost_gbp", costs.minimum_gbp, GBP),
         ("within_budget_cost_gbp", fit.cost_gbp if fit else None, GBP),
         ("within_budget_fte", float(fit.table["fte"].sum()) if fit else None, FORMATS["fte"]),
-        ("within_budget_worst_caseload_pressure",
-         round(fit.worst_caseload_pressure, 3) if fit else None, FORMATS["pressure"]),
+        (
+            "within_budget_worst_caseload_pressure",
+            round(fit.worst_caseload_pressure, 3) if fit else None,
+            FORMATS["pressure"],
+        ),
     ]
     bold = Font(bold=True)
     ws.cell(row=1, column=key_col, value="item").font = bold
@@ -227,8 +282,9 @@ def _assumptions_sheet(ws: Worksheet, posts: Posts, costs: Costs) -> None:
     ws.freeze_panes = "A2"
 
 
-def _run_info_sheet(ws: Worksheet, scenario_name: str, costs: Costs,
-                    run_info: dict[str, Any]) -> None:
+def _run_info_sheet(
+    ws: Worksheet, scenario_name: str, costs: Costs, run_info: dict[str, Any]
+) -> None:
     items: list[tuple[str, Any]] = [("scenario", scenario_name)]
     for key in sorted(run_info):
         items += _flatten(key, run_info[key])
@@ -254,18 +310,27 @@ def _curve_sheet(ws: Worksheet, curve: pd.DataFrame) -> None:
     frame["worst_role"] = frame["worst_role"].map(ROLE_NAMES).fillna(frame["worst_role"])
     for col in ("worst_caseload_pressure", "worst_caseload_per_fte", "pressure_bound", "gap"):
         frame[col] = frame[col].astype(float).round(4)
-    _table(ws, frame, {"budget_gbp": GBP, "cost_gbp": GBP, "fte": FORMATS["fte"],
-                       "worst_caseload_pressure": FORMATS["pressure"],
-                       "worst_caseload_per_fte": FORMATS["caseload"],
-                       "pressure_bound": FORMATS["pressure"], "gap": FORMATS["share"]},
-           widths={"worst_role": 34.0})
+    _table(
+        ws,
+        frame,
+        {
+            "budget_gbp": GBP,
+            "cost_gbp": GBP,
+            "fte": FORMATS["fte"],
+            "worst_caseload_pressure": FORMATS["pressure"],
+            "worst_caseload_per_fte": FORMATS["caseload"],
+            "pressure_bound": FORMATS["pressure"],
+            "gap": FORMATS["share"],
+        },
+        widths={"worst_role": 34.0},
+    )
     ws.freeze_panes = "A2"
 
 
-def build_workbook(posts: Posts, costs: Costs, scenario_name: str,
-                   run_info: dict[str, Any]) -> Workbook:
-    """The finance workbook: summary, teams, assumptions, run_info (+ within_budget, budget_curve).
-    """
+def build_workbook(
+    posts: Posts, costs: Costs, scenario_name: str, run_info: dict[str, Any]
+) -> Workbook:
+    """The finance workbook: summary, teams, assumptions, run_info (and the budget sheets)."""
     wb = Workbook()
     summary = wb.active
     summary.title = "summary"
@@ -296,8 +361,11 @@ def _stable_xlsx(wb: Workbook) -> bytes:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
+                    data,
+                )
             entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
@@ -312,14 +380,27 @@ def budget_figure(costs: Costs, scenario_name: str) -> Figure:
     ax = fig.add_subplot()
     curve = costs.curve if costs.curve is not None else pd.DataFrame()
     if len(curve):
-        ax.plot(curve["budget_gbp"] / 1e6, curve["worst_caseload_pressure"], marker="o",
-                color="#1f4e79", label="worst caseload pressure achievable")
+        ax.plot(
+            curve["budget_gbp"] / 1e6,
+            curve["worst_caseload_pressure"],
+            marker="o",
+            color="#1f4e79",
+            label="worst caseload pressure achievable",
+        )
     ax.axhline(1.0, color="#555555", linestyle=":", label="caseload target (pressure 1)")
-    ax.axvline(costs.total_gbp / 1e6, color="#2e7d32", linestyle="--",
-               label=f"full plan £{costs.total_gbp / 1e6:,.1f}m")
+    ax.axvline(
+        costs.total_gbp / 1e6,
+        color="#2e7d32",
+        linestyle="--",
+        label=f"full plan £{costs.total_gbp / 1e6:,.1f}m",
+    )
     if costs.budget_gbp is not None:
-        ax.axvline(costs.budget_gbp / 1e6, color="#c62828", linestyle="-.",
-                   label=f"budget £{costs.budget_gbp / 1e6:,.1f}m ({costs.position})")
+        ax.axvline(
+            costs.budget_gbp / 1e6,
+            color="#c62828",
+            linestyle="-.",
+            label=f"budget £{costs.budget_gbp / 1e6:,.1f}m ({costs.position})",
+        )
     ax.set_xlabel("budget (£ million a year)")
     ax.set_ylabel("worst caseload per FTE / target")
     ax.set_title(f"Budget and caseload pressure: {scenario_name}", fontsize=11)
@@ -348,7 +429,8 @@ def write_staffing(
         (tmp / "staffing.xlsx").write_bytes(_stable_xlsx(wb))
         if costs.curve is not None and len(costs.curve):
             budget_figure(costs, scenario_name).savefig(
-                tmp / "budget_curve.png", metadata={"Software": None})
+                tmp / "budget_curve.png", metadata={"Software": None}
+            )
         written = {}
         for path in sorted(tmp.iterdir()):
             target = out_dir / path.name

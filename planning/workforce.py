@@ -52,7 +52,13 @@ ROLE_NAMES = {
 ROLE_ORDER = {role: k for k, role in enumerate(ROLE_NAMES)}
 CASE_HOLDING = ("family_practitioner", "social_worker", "lead_child_protection_practitioner")
 POST_COLUMNS = [
-    "team_id", "role", "fte", "cases", "caseload_per_fte", "target_caseload", "caseload_pressure",
+    "team_id",
+    "role",
+    "fte",
+    "cases",
+    "caseload_per_fte",
+    "target_caseload",
+    "caseload_pressure",
 ]
 
 
@@ -79,12 +85,17 @@ class Rates:
         looked_after]} per 10,000}, for tests and what-if runs."""
         rows = []
         for code, rates in sorted(per_10k.items()):
-            rows.append({
-                "council_code": code, "council_name": code, "year": year, "source": "given",
-                "children_in_need_per_10k": float(rates["children_in_need"]),
-                "child_protection_plans_per_10k": float(rates["child_protection_plans"]),
-                "looked_after_per_10k": float(rates.get("looked_after", 0.0)),
-            })
+            rows.append(
+                {
+                    "council_code": code,
+                    "council_name": code,
+                    "year": year,
+                    "source": "given",
+                    "children_in_need_per_10k": float(rates["children_in_need"]),
+                    "child_protection_plans_per_10k": float(rates["child_protection_plans"]),
+                    "looked_after_per_10k": float(rates.get("looked_after", 0.0)),
+                }
+            )
         return cls(year=year, table=pd.DataFrame(rows).set_index("council_code"))
 
     def case_rates(self, settings: WorkforceSettings) -> pd.DataFrame:
@@ -114,8 +125,9 @@ def _read(data_dir: Path, role: str, columns: list[str]) -> pd.DataFrame:
             "shared/data/PROVENANCE.md section 5 for its source."
         )
     frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    absent = sorted(set(["time_period", "geographic_level", "new_la_code", *columns]) -
-                    set(frame.columns))
+    absent = sorted(
+        set(["time_period", "geographic_level", "new_la_code", *columns]) - set(frame.columns)
+    )
     if absent:
         raise DataError(f"{RATE_FILES[role]} has no column(s) {', '.join(absent)}")
     return frame
@@ -167,16 +179,24 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
             _by_year_and_code(cla_raw, ["children_count"]),
         ],
         axis=1,
-    ).rename(columns={"At31_episodes": "children_in_need", "CPP_At31": "child_protection_plans",
-                      "children_count": "looked_after"})
+    ).rename(
+        columns={
+            "At31_episodes": "children_in_need",
+            "CPP_At31": "child_protection_plans",
+            "children_count": "looked_after",
+        }
+    )
     population = _by_year_and_code(pop_raw, ["population_estimate"])["population_estimate"]
     # Rates at 31 March of year Y use the mid-(Y-1) population, as the DfE's own tables do.
     counts["population_year"] = counts.index.get_level_values("year") - 1
     counts["children_0_17_published"] = [
         population.get((y - 1, code), np.nan) for y, code in counts.index
     ]
-    complete = counts[["children_in_need", "child_protection_plans",
-                       "children_0_17_published"]].notna().all(axis=1)
+    complete = (
+        counts[["children_in_need", "child_protection_plans", "children_0_17_published"]]
+        .notna()
+        .all(axis=1)
+    )
     counts = counts[complete]
     england_years = sorted(y for y, code in counts.index if code == ENGLAND)
     if not england_years:
@@ -196,7 +216,8 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
     workforce = _by_year_and_code(csww_raw, ["cases", "caseload_fte", "case_holders_fte"])
     names = _council_names([cin_raw, cpp_raw])
     england_caseload = workforce.get("caseload_fte", pd.Series(dtype=float)).get(
-        (year, ENGLAND), np.nan)
+        (year, ENGLAND), np.nan
+    )
     rows = []
     for code in codes:
         source = "council" if (year, code) in counts.index else "England"
@@ -204,7 +225,11 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
             council_years = sorted(y for y, c in counts.index if c == code)
             log.warning(
                 "%s (%s): no published figures for 31 March %d (council years: %s); "
-                "using England's rates", code, names.get(code, "?"), year, _span(council_years),
+                "using England's rates",
+                code,
+                names.get(code, "?"),
+                year,
+                _span(council_years),
             )
         row = counts.loc[(year, code if source == "council" else ENGLAND)]
         wf = workforce.loc[(year, code)] if (year, code) in workforce.index else None
@@ -219,19 +244,25 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
         for col in ("children_in_need", "child_protection_plans", "looked_after"):
             record[col] = float(row[col])  # looked_after is NaN before 2021
             record[f"{col}_per_10k"] = PER * float(row[col]) / float(row["children_0_17_published"])
-        record.update({
-            "workforce_source": "council" if wf is not None else "none",
-            "caseload_fte": float(wf["caseload_fte"]) if wf is not None else np.nan,
-            "cases": float(wf["cases"]) if wf is not None else np.nan,
-            "case_holders_fte": float(wf["case_holders_fte"]) if wf is not None else np.nan,
-            "england_caseload_fte": float(england_caseload),
-        })
+        record.update(
+            {
+                "workforce_source": "council" if wf is not None else "none",
+                "caseload_fte": float(wf["caseload_fte"]) if wf is not None else np.nan,
+                "cases": float(wf["cases"]) if wf is not None else np.nan,
+                "case_holders_fte": float(wf["case_holders_fte"]) if wf is not None else np.nan,
+                "england_caseload_fte": float(england_caseload),
+            }
+        )
         rows.append(record)
     table = pd.DataFrame(rows).set_index("council_code")
     log.info(
-        "rates %d: %s", year,
-        "; ".join(f"{c} {r.source} CIN {r.children_in_need_per_10k:.1f}, CPP "
-                  f"{r.child_protection_plans_per_10k:.1f} per 10k" for c, r in table.iterrows()),
+        "rates %d: %s",
+        year,
+        "; ".join(
+            f"{c} {r.source} CIN {r.children_in_need_per_10k:.1f}, CPP "
+            f"{r.child_protection_plans_per_10k:.1f} per 10k"
+            for c, r in table.iterrows()
+        ),
     )
     return Rates(year=year, table=table)
 
@@ -249,16 +280,19 @@ def area_demand(areas: pd.DataFrame, rates: Rates, settings: WorkforceSettings) 
     case_rates = rates.case_rates(settings)
     unknown = sorted(set(table["council_code"]) - set(case_rates.index))
     if unknown:
-        raise DataError(f"no rates for council(s) {', '.join(unknown)}: pass them to "
-                        "published_rates")
+        raise DataError(
+            f"no rates for council(s) {', '.join(unknown)}: pass them to published_rates"
+        )
     gradient = settings.deprivation_gradient_per_decile
     weight = table["children_0_17"].astype(float) * gradient ** (10 - table["imd_decile"])
-    out = pd.DataFrame({
-        "council_code": table["council_code"],
-        "children_0_17": table["children_0_17"].astype(float),
-        "imd_decile": table["imd_decile"].astype(int),
-        "demand_weight": weight,
-    })
+    out = pd.DataFrame(
+        {
+            "council_code": table["council_code"],
+            "children_0_17": table["children_0_17"].astype(float),
+            "imd_decile": table["imd_decile"].astype(int),
+            "demand_weight": weight,
+        }
+    )
     by_council = out.groupby("council_code")
     children = by_council["children_0_17"].transform("sum")
     weight_total = by_council["demand_weight"].transform("sum")
@@ -268,8 +302,10 @@ def area_demand(areas: pd.DataFrame, rates: Rates, settings: WorkforceSettings) 
         out[case_type] = rate / PER * children * share
     out.index.name = "area_code"
     log.info(
-        "demand: %d areas; %s cases (gradient x%.2f per decile)", len(out),
-        ", ".join(f"{ct} {out[ct].sum():,.0f}" for ct in CASE_TYPES), gradient,
+        "demand: %d areas; %s cases (gradient x%.2f per decile)",
+        len(out),
+        ", ".join(f"{ct} {out[ct].sum():,.0f}" for ct in CASE_TYPES),
+        gradient,
     )
     return out
 
@@ -316,11 +352,14 @@ def support_posts(case_holding_fte: float, settings: WorkforceSettings) -> dict[
     step = settings.fte_step
     return {
         "senior_practitioner": ceil_step(
-            case_holding_fte / settings.practitioner_fte_per_senior_practitioner, step),
-        "team_manager": float(max(1, math.ceil(case_holding_fte / settings.team_manager_span_fte
-                                               - 1e-9))),
+            case_holding_fte / settings.practitioner_fte_per_senior_practitioner, step
+        ),
+        "team_manager": float(
+            max(1, math.ceil(case_holding_fte / settings.team_manager_span_fte - 1e-9))
+        ),
         "business_support": ceil_step(
-            case_holding_fte / settings.practitioner_fte_per_business_support, step),
+            case_holding_fte / settings.practitioner_fte_per_business_support, step
+        ),
     }
 
 
@@ -360,8 +399,9 @@ def _check_assignment(demand: pd.DataFrame, assignment: pd.Series) -> pd.Series:
     if len(missing):
         problems.append(f"{len(missing)} area(s) have no team: {', '.join(missing[:10])}")
     if len(extra):
-        problems.append(f"{len(extra)} assigned area(s) are not in the areas table: "
-                        f"{', '.join(extra[:10])}")
+        problems.append(
+            f"{len(extra)} assigned area(s) are not in the areas table: {', '.join(extra[:10])}"
+        )
     if assignment.index.duplicated().any():
         problems.append("some areas are assigned twice")
     if problems:
@@ -396,10 +436,15 @@ def size_workforce(
 
     rows = []
     for team_id, team in teams.iterrows():
-        cases = {role: sum(team[ct] * shares[ct].get(role, 0.0) for ct in CASE_TYPES)
-                 for role in CASE_HOLDING}
-        fte = {role: ceil_step(cases[role] / targets[role], step) if cases[role] > 0 else 0.0
-               for role in CASE_HOLDING if role in targets}
+        cases = {
+            role: sum(team[ct] * shares[ct].get(role, 0.0) for ct in CASE_TYPES)
+            for role in CASE_HOLDING
+        }
+        fte = {
+            role: ceil_step(cases[role] / targets[role], step) if cases[role] > 0 else 0.0
+            for role in CASE_HOLDING
+            if role in targets
+        }
         short = settings.min_team_case_holding_fte - sum(fte.values())
         if short > 1e-9 and top_up_role is not None:
             fte[top_up_role] += ceil_step(short, step)
@@ -408,39 +453,58 @@ def size_workforce(
             if role not in fte or (fte[role] == 0 and cases[role] == 0):
                 continue
             load = cases[role] / fte[role] if fte[role] > 0 else math.inf
-            rows.append((team_id, role, fte[role], cases[role], load, targets[role],
-                         load / targets[role]))
+            rows.append(
+                (team_id, role, fte[role], cases[role], load, targets[role], load / targets[role])
+            )
         for role, value in support_posts(holding, settings).items():
             rows.append((team_id, role, value, 0.0, np.nan, np.nan, np.nan))
     table = pd.DataFrame(rows, columns=POST_COLUMNS)
     table = sort_posts(table)
 
     holders = table[table["role"].isin(CASE_HOLDING)]
-    summary = pd.DataFrame({
-        "areas": teams["areas"].astype(int),
-        "residents": teams["residents"],
-        "children_0_17": teams["children_0_17"],
-        "family_help_cases": teams["family_help"],
-        "child_protection_cases": teams["child_protection"],
-        "case_holding_fte": holders.groupby("team_id")["fte"].sum(),
-        "total_fte": table.groupby("team_id")["fte"].sum(),
-        "worst_caseload_pressure": holders.groupby("team_id")["caseload_pressure"].max(),
-    }).rename_axis("team_id").reset_index()
+    summary = (
+        pd.DataFrame(
+            {
+                "areas": teams["areas"].astype(int),
+                "residents": teams["residents"],
+                "children_0_17": teams["children_0_17"],
+                "family_help_cases": teams["family_help"],
+                "child_protection_cases": teams["child_protection"],
+                "case_holding_fte": holders.groupby("team_id")["fte"].sum(),
+                "total_fte": table.groupby("team_id")["fte"].sum(),
+                "worst_caseload_pressure": holders.groupby("team_id")["caseload_pressure"].max(),
+            }
+        )
+        .rename_axis("team_id")
+        .reset_index()
+    )
     comparison = published_comparison(demand, team_of, table, rates, settings)
     log.info(
         "posts: %d teams, %.1f FTE (%.1f case-holding); worst caseload pressure %.2f",
-        len(summary), table["fte"].sum(), holders["fte"].sum(),
+        len(summary),
+        table["fte"].sum(),
+        holders["fte"].sum(),
         holders["caseload_pressure"].max(),
     )
-    return Posts(table=table, teams=summary, demand=demand, comparison=comparison, rates=rates,
-                 settings=settings)
+    return Posts(
+        table=table,
+        teams=summary,
+        demand=demand,
+        comparison=comparison,
+        rates=rates,
+        settings=settings,
+    )
 
 
 def sort_posts(table: pd.DataFrame) -> pd.DataFrame:
     """Rows by team, then roles in output order."""
     order = table["role"].map(ROLE_ORDER)
-    return (table.assign(_order=order).sort_values(["team_id", "_order"])
-            .drop(columns="_order").reset_index(drop=True))
+    return (
+        table.assign(_order=order)
+        .sort_values(["team_id", "_order"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def published_comparison(
@@ -460,16 +524,20 @@ def published_comparison(
     case_rates = rates.case_rates(settings)
     qualified = qualified_roles(settings)
     cases = demand[list(CASE_TYPES)].sum(axis=1)
-    share = (cases.groupby([team_of, demand["council_code"]]).sum()
-             / cases.groupby(team_of).sum()).fillna(0.0)
+    share = (
+        cases.groupby([team_of, demand["council_code"]]).sum() / cases.groupby(team_of).sum()
+    ).fillna(0.0)
     share.index.names = ["team_id", "council_code"]
     holders = table[table["role"].isin(CASE_HOLDING)]
     social = holders[holders["role"].isin(qualified)]
 
     def credited(frame: pd.DataFrame, col: str) -> pd.Series:
         per_team = frame.groupby("team_id")[col].sum()
-        return (share * share.index.get_level_values("team_id").map(per_team).to_numpy()
-                ).groupby("council_code").sum()
+        return (
+            (share * share.index.get_level_values("team_id").map(per_team).to_numpy())
+            .groupby("council_code")
+            .sum()
+        )
 
     plan_fte = credited(holders, "fte")
     plan_sw_fte = credited(social, "fte")
@@ -489,7 +557,8 @@ def published_comparison(
             "children_0_17_areas": group["children_0_17"].sum(),
             "children_0_17_published": r.get("children_0_17_published", np.nan),
             "areas_share_of_published_children": (
-                group["children_0_17"].sum() / r.get("children_0_17_published", np.nan)),
+                group["children_0_17"].sum() / r.get("children_0_17_published", np.nan)
+            ),
             "family_help_per_10k": case_rates.loc[code, "family_help"],
             "child_protection_per_10k": case_rates.loc[code, "child_protection"],
             "published_family_help_cases": published_fh * (1 + settings.early_help_uplift_share),
