@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import dijkstra
 from planning.config import SolverSettings, TeamSettings
 from planning.errors import InfeasibleError, SolverError
 from planning.geography import Geography, components
-from planning.solve import IncrementalLp, Mip, relative_gap
+from planning.solve import ArrayMip, IncrementalLp, Mip, assignment_lp, relative_gap
 
 log = logging.getLogger(__name__)
 
@@ -669,53 +669,64 @@ def lp_bound(
 LARGE_BLOCK_AREAS = 250  # above this, the LP by column generation is too slow on 2 cores
 
 
-def _knapsacks(r: np.ndarray, inst: BlockInstance, allowed: np.ndarray):
-    """For every centre j, the LP knapsack: min sum r_ij x_ij over i != j with the team's
-    population (w_j plus what it takes) inside the band. Returns values and fractional x."""
-    n = len(inst.weights)
+def _knapsacks(
+    r: np.ndarray, inst: BlockInstance, usable_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every centre j, the LP knapsack: min sum r_ij x_ij over the areas i that may join j
+    (``usable_t[j, i]``, i != j), with the team's population (w_j plus what it takes) in the band.
+
+    Returns each centre's value (inf where the band cannot be met), and per centre the areas in
+    the order taken with the share of each taken (only as many areas as some centre needs)."""
     w = inst.weights
-    usable = allowed & ~np.eye(n, dtype=bool)
-    ratio = np.where(usable, r / w[:, None], np.inf)
-    order = np.argsort(ratio, axis=0, kind="stable")
-    w_sorted = np.where(np.take_along_axis(usable, order, axis=0), w[order], 0.0)
-    r_sorted = np.where(
-        np.take_along_axis(usable, order, axis=0), np.take_along_axis(r, order, axis=0), 0.0
-    )
-    cum_w = np.cumsum(w_sorted, axis=0)
-    negative = (np.take_along_axis(ratio, order, axis=0) < 0) & (w_sorted > 0)
-    low = inst.min_pop - w
-    high = inst.max_pop - w
-    amount = np.clip((w_sorted * negative).sum(axis=0), np.maximum(low, 0), high)
-    amount = np.minimum(amount, cum_w[-1])  # cannot take more than exists
-    before = cum_w - w_sorted
-    share = np.clip((amount[None, :] - before) / np.where(w_sorted > 0, w_sorted, 1.0), 0, 1)
-    share[w_sorted == 0] = 0.0
-    values = np.diag(r) + (share * r_sorted).sum(axis=0)
-    feasible = (high >= 0) & (cum_w[-1] >= low - 1e-9) & np.diag(allowed)
-    values = np.where(feasible, values, np.inf)
-    x = np.zeros((n, n))
-    np.put_along_axis(x, order, share, axis=0)
-    return values, x
+    rt = np.ascontiguousarray(r.T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(usable_t, rt / w[None, :], np.inf)
+        free = usable_t & (w[None, :] <= 0)  # weightless areas: taken exactly when they pay
+        ratio[free] = np.where(rt[free] < 0, -np.inf, np.inf)
+    order = np.argsort(ratio, axis=1, kind="stable")
+    ratio = np.take_along_axis(ratio, order, axis=1)
+    taken_w = np.where(np.isfinite(ratio), w[order], 0.0)
+    cum = np.cumsum(taken_w, axis=1)
+    low, high = inst.min_pop - w, inst.max_pop - w
+    paying = np.where(ratio < 0, taken_w, 0.0).sum(axis=1)
+    amount = np.minimum(np.clip(paying, np.maximum(low, 0.0), high), cum[:, -1])
+    feasible = (high >= 0) & (cum[:, -1] >= low - 1e-9)
+    needed = ((cum - taken_w) < amount[:, None] - 1e-9) | (ratio == -np.inf)
+    k = int(np.flatnonzero(needed.any(axis=0)).max(initial=0)) + 1
+    order, ratio, taken_w, cum = order[:, :k], ratio[:, :k], taken_w[:, :k], cum[:, :k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip((amount[:, None] - (cum - taken_w)) / taken_w, 0.0, 1.0)
+    share = np.where(taken_w > 0, share, (ratio == -np.inf).astype(float))
+    values = np.diagonal(r) + (share * np.take_along_axis(rt, order, axis=1)).sum(axis=1)
+    return np.where(feasible, values, np.inf), order, share
 
 
 def lagrangian_bound(
-    inst: BlockInstance, allowed: np.ndarray, count: int, upper: float, seconds: float
+    inst: BlockInstance,
+    allowed: np.ndarray,
+    count: int,
+    upper: float,
+    seconds: float,
+    iterations: int = 400,
 ) -> tuple[float, np.ndarray]:
     """A lower bound for the whole model by Lagrangian relaxation of 'each area in one team'.
 
     For any multipliers, the sum of the multipliers plus the ``count`` cheapest centres' LP
     knapsacks bounds every plan from below; subgradient steps (Polyak, towards ``upper``) raise
-    it. Returns the best bound and each centre's knapsack value at the best multipliers.
+    it. Stops after ``iterations`` steps (so the bound is reproducible) or ``seconds``, whichever
+    is first. Returns the best bound and each centre's knapsack value at the best multipliers.
     """
     n = len(inst.weights)
     cost = inst.cost
+    usable_t = np.ascontiguousarray((allowed & ~np.eye(n, dtype=bool)).T)
     lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // count))]
     lam = np.where(np.isfinite(lam), lam, 0.0)
     best, best_values = -math.inf, np.zeros(n)
     step, stall = 1.0, 0
     stop = time.perf_counter() + seconds
-    for _ in range(400):
-        values, x = _knapsacks(cost - lam[:, None], inst, allowed)
+    for _ in range(iterations):
+        values, order, share = _knapsacks(cost - lam[:, None], inst, usable_t)
+        values = np.where(np.diagonal(allowed), values, np.inf)
         chosen = np.argsort(values, kind="stable")[:count]
         if not np.all(np.isfinite(values[chosen])):
             return math.inf, values
@@ -726,7 +737,7 @@ def lagrangian_bound(
             stall += 1
             if stall >= 15:
                 step, stall = step / 2, 0
-        covered = x[:, chosen].sum(axis=1)
+        covered = np.bincount(order[chosen].ravel(), share[chosen].ravel(), minlength=n)
         covered[chosen] += 1.0
         g = 1.0 - covered
         norm = float(g @ g)
@@ -735,6 +746,262 @@ def lagrangian_bound(
         target = upper if np.isfinite(upper) else best + 0.05 * abs(best)
         lam = lam + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
     return best, best_values
+
+
+def geodesic_km(inst: BlockInstance) -> np.ndarray:
+    """Shortest walk between every pair of areas, stepping between touching areas' centroids."""
+    n = len(inst.weights)
+    pairs = np.unique(np.sort(inst.edges, axis=1), axis=0) if len(inst.edges) else inst.edges
+    if len(pairs) == 0:
+        return np.where(np.eye(n, dtype=bool), 0.0, np.inf)
+    km = inst.dist_km[pairs[:, 0], pairs[:, 1]] + 1e-6
+    graph = csr_matrix((km, (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return dijkstra(graph, directed=False)
+
+
+@dataclass(frozen=True)
+class StarModel:
+    """Hess's model over a few candidate centres with star contiguity: an area joins centre j
+    only if a touching area nearer to j (walking between touching areas) joins it too.
+
+    Every plan it admits is contiguous, so it needs no cuts; it is a restriction (a team that is
+    contiguous but not star-shaped about its centre is left out), so it gives plans, never bounds.
+    """
+
+    centres: np.ndarray  # candidate centre (local index) of each column
+    area: np.ndarray  # area of each variable
+    column: np.ndarray  # candidate column of each variable
+    var: np.ndarray  # (n, k) variable index, -1 where the pair is left out
+    mip: ArrayMip
+
+
+def star_columns(
+    inst: BlockInstance, geo: np.ndarray, centres: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """``mask`` (n, k) narrowed to the areas with a chain of touching areas, each nearer the
+    centre and each allowed, that ends at the centre."""
+    n, k = mask.shape
+    own = np.zeros((n, k), dtype=bool)
+    own[centres, np.arange(k)] = True
+    tails = np.r_[inst.edges[:, 0], inst.edges[:, 1]]
+    heads = np.r_[inst.edges[:, 1], inst.edges[:, 0]]  # a head may carry its tail to the centre
+    nearer = geo[np.ix_(heads, centres)] < geo[np.ix_(tails, centres)]
+    into = csr_matrix((np.ones(len(tails)), (tails, np.arange(len(tails)))), shape=(n, len(tails)))
+    ok = mask | own
+    while True:
+        reach = (into @ (ok[heads] & nearer).astype(float)) > 0
+        narrowed = ok & (reach | own)
+        if np.array_equal(narrowed, ok):
+            return ok
+        ok = narrowed
+
+
+def star_model(
+    inst: BlockInstance,
+    geo: np.ndarray,
+    centres: np.ndarray,
+    mask: np.ndarray,
+    count: int,
+    solver: SolverSettings,
+) -> StarModel:
+    """The star-contiguous model over candidate ``centres`` with ``count`` of them open; area i
+    may join candidate c only where ``mask[i, c]``."""
+    n, k = mask.shape
+    ok = star_columns(inst, geo, centres, mask)
+    area, column = np.nonzero(ok)
+    nv = len(area)
+    var = -np.ones((n, k), dtype=int)
+    var[area, column] = np.arange(nv)
+    centre_var = var[centres, np.arange(k)]
+    is_centre = area == centres[column]
+    w = inst.weights
+    rows, cols, vals, lower, upper = [], [], [], [], []
+
+    def block(r: np.ndarray, c: np.ndarray, v: np.ndarray) -> None:
+        rows.append(r)
+        cols.append(c)
+        vals.append(v)
+
+    # each area in one team; count teams
+    block(area, np.arange(nv), np.ones(nv))
+    block(np.full(k, n), centre_var, np.ones(k))
+    lower += [np.ones(n), [count]]
+    upper += [np.ones(n), [count]]
+    # each open team's population within the band (closed: none)
+    r = n + 1
+    block(r + column, np.arange(nv), w[area] - inst.max_pop * is_centre)
+    block(r + k + column, np.arange(nv), w[area] - inst.min_pop * is_centre)
+    lower += [np.full(k, -np.inf), np.zeros(k)]
+    upper += [np.zeros(k), np.full(k, np.inf)]
+    r += 2 * k
+    # an area joins only an open centre, and only after a touching area nearer the centre
+    member = np.flatnonzero(~is_centre)
+    m = len(member)
+    block(r + np.arange(m), member, np.ones(m))
+    block(r + np.arange(m), centre_var[column[member]], -np.ones(m))
+    star_row = -np.ones(nv, dtype=int)
+    star_row[member] = r + m + np.arange(m)
+    block(r + m + np.arange(m), member, np.ones(m))
+    tails = np.r_[inst.edges[:, 0], inst.edges[:, 1]]
+    heads = np.r_[inst.edges[:, 1], inst.edges[:, 0]]
+    e, c = np.nonzero(
+        ok[tails] & ok[heads] & (geo[np.ix_(heads, centres)] < geo[np.ix_(tails, centres)])
+    )
+    tail_var = var[tails[e], c]
+    keep = star_row[tail_var] >= 0
+    block(star_row[tail_var[keep]], var[heads[e[keep]], c[keep]], -np.full(keep.sum(), 1.0))
+    lower += [np.full(2 * m, -np.inf)]
+    upper += [np.zeros(2 * m)]
+    matrix = csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(r + 2 * m, nv),
+    )
+    mip = ArrayMip(
+        inst.cost[area, centres[column]],
+        matrix,
+        np.concatenate([np.asarray(x, float) for x in lower]),
+        np.concatenate([np.asarray(x, float) for x in upper]),
+        threads=solver.threads,
+        seed=solver.seed,
+    )
+    return StarModel(centres, area, column, var, mip)
+
+
+def star_plan(
+    model: StarModel, inst: BlockInstance, deadline: float, gap: float, warm: np.ndarray | None
+) -> np.ndarray | None:
+    """Solve a star model (warm-started from a plan it admits); its plan, or None."""
+    values = None
+    if warm is not None:
+        where = {int(j): c for c, j in enumerate(model.centres)}
+        cols = np.array([where.get(int(j), -1) for j in warm])
+        if (cols >= 0).all() and (model.var[np.arange(len(warm)), cols] >= 0).all():
+            values = np.zeros(len(model.area))
+            values[model.var[np.arange(len(warm)), cols]] = 1.0
+    res = model.mip.solve(
+        time_limit=deadline - time.perf_counter(), relative_gap_target=gap, warm_start=values
+    )
+    if not res.has_solution:
+        return None
+    plan = np.empty(len(inst.weights), dtype=int)
+    chosen = res.values > 0.5
+    plan[model.area[chosen]] = model.centres[model.column[chosen]]
+    return plan
+
+
+def _medoids(labels: np.ndarray, inst: BlockInstance) -> np.ndarray:
+    """Each area's team relabelled by the team's best centre."""
+    out = np.empty_like(labels)
+    for t in np.unique(labels):
+        members = np.flatnonzero(labels == t)
+        out[members] = _medoid(members, inst)[0]
+    return out
+
+
+def capacitated_centres(
+    inst: BlockInstance, count: int, first: int, solver: SolverSettings, rounds: int = 30
+) -> tuple[np.ndarray, float] | None:
+    """Centres for ``count`` teams with contiguity left aside: seeds spread from ``first``
+    (each next the area with most person-km to the seeds so far), then alternately the LP of
+    the capacitated assignment and each team's medoid, until the centres repeat."""
+    seeds = [int(first)]
+    while len(seeds) < count:
+        seeds.append(int(np.argmax(inst.dist_km[:, seeds].min(axis=1) * inst.weights)))
+    centres = np.array(sorted(set(seeds)))
+    if len(centres) < count:
+        return None
+    value = math.inf
+    for _ in range(rounds):
+        lp = assignment_lp(
+            inst.cost[:, centres], inst.weights, inst.min_pop, inst.max_pop, threads=solver.threads
+        )
+        if lp is None:
+            return None
+        x, value = lp
+        moved = np.sort(np.unique(_medoids(centres[np.argmax(x, axis=1)], inst)))
+        if len(moved) < count or np.array_equal(moved, centres):
+            break
+        centres = moved
+    return centres, value
+
+
+def star_search(
+    inst: BlockInstance,
+    count: int,
+    allowed: np.ndarray,
+    adj: list[np.ndarray],
+    solver: SolverSettings,
+    deadline: float,
+    incumbent: np.ndarray | None,
+) -> np.ndarray | None:
+    """A plan from star models: centres from the capacitated assignment (several spread
+    starts, best LP first), then the star model at those centres, local search, each team's
+    medoid as its new centre, and again, while the plan improves."""
+    geo = geodesic_km(inst)
+    best = incumbent
+    best_cost = plan_cost(best, inst) if best is not None else math.inf
+    if best is not None:
+        starts = [np.unique(best)]
+    else:
+        firsts = spread_seeds(4, inst, np.argsort(inst.cost.sum(axis=0), kind="stable"))
+        found = [capacitated_centres(inst, count, f, solver) for f in firsts]
+        found = sorted((v, tuple(c)) for r in found if r is not None for c, v in [r])
+        starts = [np.array(c) for _, c in dict.fromkeys(found)]
+    for centres in starts:
+        tried: set[tuple] = set()
+        gap = 0.5 * solver.relative_gap  # quick first; tighter once the centres settle
+        while time.perf_counter() < deadline and (tuple(centres), gap) not in tried:
+            tried.add((tuple(centres), gap))
+            model = star_model(inst, geo, centres, allowed[:, centres], count, solver)
+            plan = star_plan(model, inst, deadline, gap, best)
+            if plan is None or not plan_is_valid(plan, inst, adj):
+                break
+            plan = improve(plan, inst, adj)
+            cost = plan_cost(plan, inst)
+            log.debug(
+                "%s, %d teams: star model %.0f (gap %.2f%%)", inst.name, count, cost, 100 * gap
+            )
+            if best is None or cost < best_cost - 1e-9 * abs(best_cost):
+                best, best_cost, centres = plan, cost, np.unique(plan)
+            elif gap > 0.1 * solver.relative_gap:
+                gap = 0.1 * solver.relative_gap
+            else:
+                break
+        if best is not None:
+            break
+    # then the centres move together: each team's few best centres, areas to touching teams
+    while best is not None and time.perf_counter() < deadline:
+        centres, mask = centre_neighbourhood(best, inst, 3)
+        model = star_model(inst, geo, centres, allowed[:, centres] & mask, count, solver)
+        plan = star_plan(model, inst, deadline, 0.1 * solver.relative_gap, best)
+        if plan is None or not plan_is_valid(plan, inst, adj):
+            break
+        plan = improve(plan, inst, adj)
+        cost = plan_cost(plan, inst)
+        log.debug("%s, %d teams: centre neighbourhood %.0f", inst.name, count, cost)
+        if cost >= best_cost - 1e-9 * abs(best_cost):
+            break
+        best, best_cost = plan, cost
+    return best
+
+
+def centre_neighbourhood(
+    plan: np.ndarray, inst: BlockInstance, per_team: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate centres: each team's ``per_team`` best centres; area i may join a candidate
+    when i's team is the candidate's own or touches it. Returns the candidates and the mask."""
+    teams = np.unique(plan)
+    touching = np.zeros((len(plan), len(plan)), dtype=bool)
+    a, b = plan[inst.edges[:, 0]], plan[inst.edges[:, 1]]
+    touching[a, b] = touching[b, a] = True
+    touching[teams, teams] = True
+    candidates = []
+    for t in teams:
+        members = np.flatnonzero(plan == t)
+        costs = inst.cost[np.ix_(members, members)].sum(axis=0)
+        candidates.extend(members[np.argsort(costs, kind="stable")[:per_team]].tolist())
+    centres = np.array(sorted(candidates))
+    return centres, touching[plan][:, plan[centres]]
 
 
 def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockInstance:
@@ -808,38 +1075,45 @@ def solve_large_block(
     lp: LpBound | None = None,
     exact: bool = True,
 ) -> BlockResult:
-    """A large block: a plan from a MIP over the most promising centres, improved by local
-    search, with a Lagrangian bound that holds for the whole model (every centre, every area)."""
+    """A large block: a plan from star models over the capacitated assignment's centres
+    (falling back to a grown plan, then to the restricted MIP with cuts), with a Lagrangian
+    bound that holds for the whole model (every centre, every area, contiguity aside)."""
     start = time.perf_counter()
     n = len(inst.weights)
     allowed = allowed_columns(inst)
     adj = _adjacency(n, inst.edges)
-    budget = max(1.0, deadline - time.perf_counter())
-    bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.3 * budget)
-    if not np.isfinite(bound):
+    best = star_search(
+        inst, count, allowed, adj, solver, start + 0.6 * (deadline - start), incumbent
+    )
+    rounds = cuts = 0
+    if best is None:
+        bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.1 * (deadline - start))
+        if not np.isfinite(bound):
+            return BlockResult(
+                inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
+            )
+        preferred = np.argsort(values, kind="stable")
+        grown = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
+        best = improve(grown, inst, adj) if grown is not None else None
+        for width in (3, 2, 1):
+            if best is not None:
+                break
+            centres = np.zeros(n, dtype=bool)
+            centres[preferred[: width * count]] = True
+            columns = allowed & centres[None, :]
+            columns[np.arange(n), np.arange(n)] = centres
+            model = BlockModel(inst, columns, count, solver)
+            stop = min(deadline, time.perf_counter() + 0.5 * (deadline - time.perf_counter()))
+            _, best, _, r = model.solve(stop, gap_target, None, math.inf)
+            rounds, cuts = rounds + r, cuts + model.cuts
+    objective = plan_cost(best, inst) if best is not None else math.inf
+    bound, _ = lagrangian_bound(
+        inst, allowed, count, objective, max(1.0, deadline - time.perf_counter())
+    )
+    if not np.isfinite(bound) and best is None:
         return BlockResult(
             inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
         )
-    best = incumbent
-    rounds = cuts = 0
-    if best is None:
-        preferred = np.argsort(values, kind="stable")
-        grown = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
-        if grown is not None:
-            best = improve(grown, inst, adj)
-    for width in (3, 2, 1):
-        if best is not None:
-            break
-        centres = np.zeros(n, dtype=bool)
-        centres[np.argsort(values, kind="stable")[: width * count]] = True
-        columns = allowed & centres[None, :]
-        columns[np.arange(n), np.arange(n)] = centres
-        model = BlockModel(inst, columns, count, solver)
-        stop = min(deadline, time.perf_counter() + 0.5 * (deadline - time.perf_counter()))
-        _, plan, _, r = model.solve(stop, gap_target, None, math.inf)
-        rounds, cuts = rounds + r, cuts + model.cuts
-        if plan is not None:
-            best = plan
     if best is None:
         return BlockResult(
             inst.name,
@@ -852,13 +1126,6 @@ def solve_large_block(
             rounds,
             cuts,
         )
-    best = improve(best, inst, adj)
-    best = resplit_pairs(best, inst, adj, solver, start + 0.85 * (deadline - start))
-    objective = plan_cost(best, inst)
-    remaining = deadline - time.perf_counter()
-    if remaining > 1 and relative_gap(objective, bound) > gap_target:
-        better, _ = lagrangian_bound(inst, allowed, count, objective, remaining)
-        bound = max(bound, better)
     bound = min(bound, objective)
     status = "optimal" if relative_gap(objective, bound) <= gap_target + 1e-12 else "time_limit"
     return BlockResult(

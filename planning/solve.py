@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import pulp
+from scipy.sparse import csr_matrix
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,7 @@ class Mip:
         self.problem = problem
         self.variables = problem.variables()
         self.index = {id(v): k for k, v in enumerate(self.variables)}
-        self.highs = highspy.Highs()
-        h = self.highs
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", threads)
-        h.setOptionValue("random_seed", seed)
+        h = self.highs = _highs(threads, seed)
         inf = highspy.kHighsInf
         n = len(self.variables)
         cost = np.array([problem.objective.get(v, 0.0) for v in self.variables], dtype=float)
@@ -159,36 +156,129 @@ class Mip:
         objective_cutoff: float | None = None,
     ) -> SolveResult:
         """Run HiGHS and read status, objective, bound and gap from it."""
-        h = self.highs
-        h.setOptionValue("time_limit", max(0.01, float(time_limit)))
-        h.setOptionValue("mip_rel_gap", float(relative_gap_target))
-        if objective_cutoff is not None:
-            h.setOptionValue("objective_bound", float(objective_cutoff) - self.offset)
-        if warm_start is not None:
-            sol = highspy.HighsSolution()
-            sol.col_value = list(map(float, warm_start))
-            h.setSolution(sol)
-        start = time.perf_counter()
-        h.run()
-        seconds = time.perf_counter() - start
-        status = _STATUS.get(h.getModelStatus(), h.modelStatusToString(h.getModelStatus()))
-        info = h.getInfo()
-        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        values = np.array(h.getSolution().col_value) if has_solution else None
-        objective = float(info.objective_function_value) + self.offset if has_solution else None
-        bound = float(info.mip_dual_bound) + self.offset
-        if status == "optimal" and objective is not None:
-            bound = min(bound, objective)
-        if not np.isfinite(bound):
-            bound = None
-        if status == "infeasible":
-            objective, bound, values = None, None, None
-        return SolveResult(
-            status, objective, bound, relative_gap(objective, bound), seconds, values
+        return _run_mip(
+            self.highs, self.offset, time_limit, relative_gap_target, warm_start, objective_cutoff
         )
 
     def value_of(self, values: np.ndarray, var: pulp.LpVariable) -> float:
         return float(values[self.index[id(var)]])
+
+
+def _run_mip(
+    h: highspy.Highs,
+    offset: float,
+    time_limit: float,
+    relative_gap_target: float,
+    warm_start: np.ndarray | None,
+    objective_cutoff: float | None,
+) -> SolveResult:
+    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
+    h.setOptionValue("mip_rel_gap", float(relative_gap_target))
+    if objective_cutoff is not None:
+        h.setOptionValue("objective_bound", float(objective_cutoff) - offset)
+    if warm_start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, warm_start))
+        h.setSolution(sol)
+    start = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - start
+    status = _STATUS.get(h.getModelStatus(), h.modelStatusToString(h.getModelStatus()))
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.array(h.getSolution().col_value) if has_solution else None
+    objective = float(info.objective_function_value) + offset if has_solution else None
+    bound = float(info.mip_dual_bound) + offset
+    if status == "optimal" and objective is not None:
+        bound = min(bound, objective)
+    if not np.isfinite(bound):
+        bound = None
+    if status == "infeasible":
+        objective, bound, values = None, None, None
+    return SolveResult(status, objective, bound, relative_gap(objective, bound), seconds, values)
+
+
+def _highs(threads: int, seed: int) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("random_seed", seed)
+    return h
+
+
+class ArrayMip:
+    """A 0-1 programme given as arrays (costs and compressed rows), for models too large to
+    write through PuLP quickly: min cost @ x, row_lower <= rows @ x <= row_upper, x binary."""
+
+    def __init__(
+        self,
+        cost: np.ndarray,
+        rows: csr_matrix,
+        row_lower: np.ndarray,
+        row_upper: np.ndarray,
+        *,
+        threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        h = self.highs = _highs(threads, seed)
+        n = len(cost)
+        empty_i = np.array([], np.int32)
+        h.addCols(
+            n, cost.astype(float), np.zeros(n), np.ones(n), 0, empty_i, empty_i, np.array([], float)
+        )
+        h.changeColsIntegrality(
+            n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger)
+        )
+        h.addRows(
+            rows.shape[0],
+            row_lower.astype(float),
+            row_upper.astype(float),
+            rows.nnz,
+            rows.indptr.astype(np.int32),
+            rows.indices.astype(np.int32),
+            rows.data.astype(float),
+        )
+
+    def solve(
+        self, *, time_limit: float, relative_gap_target: float, warm_start: np.ndarray | None = None
+    ) -> SolveResult:
+        """Run HiGHS and read status, objective, bound and gap from it."""
+        return _run_mip(self.highs, 0.0, time_limit, relative_gap_target, warm_start, None)
+
+
+def assignment_lp(
+    cost: np.ndarray, weights: np.ndarray, low: float, high: float, *, threads: int = 1
+) -> tuple[np.ndarray, float] | None:
+    """LP of the capacitated assignment: each row i spread over the columns j of ``cost``
+    (n, k) at least cost, every column's weighted total within [low, high]. Returns the
+    fractional x (n, k) and its cost, or None when no assignment fits."""
+    n, k = cost.shape
+    h = _highs(threads, 0)
+    h.setOptionValue("solver", "simplex")
+    # column (i, j) sits in row i (one team each) and row n + j (the band of team j)
+    index = np.column_stack([np.repeat(np.arange(n), k), n + np.tile(np.arange(k), n)]).ravel()
+    value = np.column_stack([np.ones(n * k), np.repeat(weights, k)]).ravel()
+    start = np.arange(0, 2 * n * k, 2)
+    lower = np.r_[np.ones(n), np.full(k, low)]
+    upper = np.r_[np.ones(n), np.full(k, high)]
+    h.addRows(
+        n + k, lower, upper, 0, np.array([], np.int32), np.array([], np.int32), np.array([], float)
+    )
+    h.addCols(
+        n * k,
+        cost.ravel().astype(float),
+        np.zeros(n * k),
+        np.ones(n * k),
+        len(index),
+        start.astype(np.int32),
+        index.astype(np.int32),
+        value.astype(float),
+    )
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    x = np.array(h.getSolution().col_value).reshape(n, k)
+    return x, float(h.getInfo().objective_function_value)
 
 
 @dataclass(frozen=True)

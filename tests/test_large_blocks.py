@@ -1,0 +1,182 @@
+"""The large-block path: Lagrangian bound, star models and capacitated centres, on grids."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from grids import grid
+from scipy.optimize import linprog
+
+from planning.allocate import (
+    Block,
+    _adjacency,
+    _knapsacks,
+    allowed_columns,
+    block_instance,
+    capacitated_centres,
+    geodesic_km,
+    lagrangian_bound,
+    plan_cost,
+    plan_is_valid,
+    solve_block_count,
+    solve_large_block,
+    split_teams,
+    star_model,
+    star_plan,
+)
+from planning.config import SolverSettings, TeamSettings
+from planning.solve import assignment_lp
+
+SOLVER = SolverSettings(time_limit_seconds=30, relative_gap=0.0, processes=1)
+
+
+def instance(picture: str, low: float, high: float, count: int, seed: int = 0):
+    """A one-block instance of a grid with random weights of 1-4 people per area."""
+    rng = np.random.default_rng(seed)
+    rows = [line.strip() for line in picture.strip().splitlines()]
+    weights = {
+        (r, c): float(rng.integers(1, 5))
+        for r, line in enumerate(rows)
+        for c, ch in enumerate(line)
+        if ch != "."
+    }
+    areas, geo = grid(picture, weights)
+    settings = TeamSettings(min_population=low, max_population=high, total_teams=count)
+    block = Block("grid", np.arange(len(areas)), (count,), float(areas.residents.sum()))
+    return block_instance(geo, areas.residents.to_numpy(float), block, settings)
+
+
+def exact(inst, count: int):
+    res = solve_block_count(inst, count, SOLVER, time.perf_counter() + 60, 0.0)
+    assert res.status == "optimal"
+    return res
+
+
+def test_knapsacks_match_the_lp_of_each_centre():
+    """Each centre's value is the LP: r_jj + min sum r_ij x_ij, w_j + sum w_i x_ij in band."""
+    rng = np.random.default_rng(1)
+    inst = instance("AAAAA\nAAAAA\nAAAAA", low=8, high=12, count=3)
+    n = len(inst.weights)
+    r = rng.normal(0, 3, (n, n))
+    usable = np.ones((n, n), dtype=bool) & ~np.eye(n, dtype=bool)
+    usable[0, 5] = usable[3, 5] = False  # some pairs left out
+    values, order, share = _knapsacks(r, inst, np.ascontiguousarray(usable.T))
+    w = inst.weights
+    for j in range(n):
+        others = np.flatnonzero(usable[:, j])
+        res = linprog(
+            r[others, j],
+            A_ub=np.vstack([w[others], -w[others]]),
+            b_ub=[inst.max_pop - w[j], w[j] - inst.min_pop],
+            bounds=(0, 1),
+            method="highs",
+        )
+        assert res.status == 0
+        assert values[j] == pytest.approx(r[j, j] + res.fun, abs=1e-9)
+        x = np.zeros(n)
+        np.add.at(x, order[j], share[j])
+        assert not x[~usable[:, j]].any()  # nothing taken that may not join
+        assert inst.min_pop - 1e-9 <= w[j] + w @ x <= inst.max_pop + 1e-9
+
+
+def test_knapsack_of_a_centre_whose_band_cannot_be_met_is_infinite():
+    inst = instance("AAA", low=100, high=120, count=1)
+    values, _, _ = _knapsacks(np.zeros((3, 3)), inst, ~np.eye(3, dtype=bool))
+    assert np.isinf(values).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lagrangian_bound_never_exceeds_the_proven_optimum(seed):
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4, seed=seed)
+    best = exact(inst, 4)
+    bound, _ = lagrangian_bound(inst, allowed_columns(inst), 4, best.objective, 10.0)
+    assert bound <= best.objective + 1e-6
+    assert bound >= 0.8 * best.objective  # and it is not a trivial bound
+
+
+def test_geodesic_walks_round_a_gap():
+    """
+    A.A      the two top corners are 2 km apart as the crow flies, 6 km walking round the U
+    A.A
+    AAA
+    """
+    inst = instance("A.A\nA.A\nAAA", low=1, high=100, count=1)
+    geo = geodesic_km(inst)
+    assert inst.dist_km[0, 1] == pytest.approx(2.0)
+    assert geo[0, 1] == pytest.approx(6.0, abs=1e-4)
+    assert np.allclose(geo, geo.T)
+
+
+def test_star_model_gives_contiguous_star_shaped_teams_in_band():
+    """Every non-centre area has a touching team-mate nearer (walking) to the centre."""
+    picture = "AAAAAAA\nAA...AA\nAA...AA\nAAAAAAA"
+    inst = instance(picture, low=14, high=20, count=3, seed=3)
+    n = len(inst.weights)
+    adj = _adjacency(n, inst.edges)
+    geo = geodesic_km(inst)
+    centres = np.array([0, 6, 19])
+    model = star_model(inst, geo, centres, allowed_columns(inst)[:, centres], 3, SOLVER)
+    plan = star_plan(model, inst, time.perf_counter() + 30, 0.0, None)
+    assert plan is not None
+    assert set(np.unique(plan)) == set(centres)
+    assert plan_is_valid(plan, inst, adj) and not split_teams(plan, adj)
+    for i in range(n):
+        j = plan[i]
+        if i != j:
+            assert any(plan[k] == j and geo[k, j] < geo[i, j] for k in adj[i]), i
+
+
+def test_star_model_is_infeasible_when_no_star_plan_meets_the_band():
+    """Two centres side by side in a line of 6 people cannot each reach 3 going one way."""
+    areas, grid_geo = grid("AAAAAA")  # one person per area
+    settings = TeamSettings(min_population=3, max_population=3.5, total_teams=2)
+    block = Block("line", np.arange(6), (2,), 6.0)
+    inst = block_instance(grid_geo, areas.residents.to_numpy(float), block, settings)
+    geo = geodesic_km(inst)
+    centres = np.array([0, 1])  # the team at 0 can only be {0}: 1 person, out of band
+    model = star_model(inst, geo, centres, np.ones((6, 2), dtype=bool), 2, SOLVER)
+    assert star_plan(model, inst, time.perf_counter() + 10, 0.0, None) is None
+
+
+def test_capacitated_centres_are_distinct_and_their_assignment_fits_the_band():
+    inst = instance("AAAAAAAA\nAAAAAAAA\nAAAAAAAA\nAAAAAAAA", low=15, high=25, count=4, seed=4)
+    centres, value = capacitated_centres(inst, 4, 0, SOLVER)
+    assert len(set(centres.tolist())) == 4
+    x, lp_value = assignment_lp(inst.cost[:, centres], inst.weights, inst.min_pop, inst.max_pop)
+    assert lp_value == pytest.approx(value)
+    assert np.allclose(x.sum(axis=1), 1.0)
+    team_pop = inst.weights @ x
+    assert (team_pop >= 15 - 1e-6).all() and (team_pop <= 25 + 1e-6).all()
+
+
+def test_assignment_lp_without_room_is_none():
+    assert assignment_lp(np.ones((3, 2)), np.array([5.0, 5.0, 5.0]), 8, 9) is None
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_large_block_path_is_valid_and_close_to_the_exact_optimum(seed):
+    picture = "AAAAAAA\nAAAAAAA\nAAAAAAA\nAAAAAAA\nAAAAAAA"
+    inst = instance(picture, low=16, high=24, count=4, seed=seed)
+    best = exact(inst, 4)
+    res = solve_large_block(inst, 4, SOLVER, time.perf_counter() + 30, 0.0)
+    adj = _adjacency(len(inst.weights), inst.edges)
+    assert res.centres is not None and plan_is_valid(res.centres, inst, adj)
+    assert len(np.unique(res.centres)) == 4
+    assert res.objective == pytest.approx(plan_cost(res.centres, inst))
+    assert best.objective - 1e-6 <= res.objective <= 1.05 * best.objective
+    assert res.bound <= best.objective + 1e-6  # a bound for every plan, not just the star ones
+    assert res.gap == pytest.approx((res.objective - res.bound) / res.objective)
+
+
+def test_large_block_path_finds_the_t_shapes():
+    """The 4x4 square into four T shapes (star-shaped about their centres): optimum 12."""
+    areas, geo = grid("AAAA\nAAAA\nAAAA\nAAAA")
+    settings = TeamSettings(min_population=4, max_population=4.5, total_teams=4)
+    block = Block("square", np.arange(16), (4,), 16.0)
+    inst = block_instance(geo, areas.residents.to_numpy(float), block, settings)
+    res = solve_large_block(inst, 4, SOLVER, time.perf_counter() + 30, 0.0)
+    assert res.objective == pytest.approx(12.0)
+    assert res.bound <= 12.0 + 1e-9 and math.isfinite(res.bound)
