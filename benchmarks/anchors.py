@@ -109,13 +109,22 @@ def _children_band_scenario() -> tuple[Scenario, str]:
     if CHILDREN_BAND.is_file():
         return load_scenario(CHILDREN_BAND), f"`{CHILDREN_BAND.relative_to(ROOT)}`"
     base = load_scenario(HAMPSHIRE)
-    teams = base.teams.model_copy(update={
-        "population_basis": "children_0_17", "nesting": "none", "groupings": [],
-        "min_teams_per_group": None, "max_teams_per_group": None, "total_teams": None,
-    })
-    scenario = base.model_copy(update={
-        "name": "Hampshire Family Help teams (children 0-17 band, county-wide, free count)",
-        "teams": TeamSettings.model_validate(teams.model_dump())})
+    teams = base.teams.model_copy(
+        update={
+            "population_basis": "children_0_17",
+            "nesting": "none",
+            "groupings": [],
+            "min_teams_per_group": None,
+            "max_teams_per_group": None,
+            "total_teams": None,
+        }
+    )
+    scenario = base.model_copy(
+        update={
+            "name": "Hampshire Family Help teams (children 0-17 band, county-wide, free count)",
+            "teams": TeamSettings.model_validate(teams.model_dump()),
+        }
+    )
     return scenario, (
         "`scenarios/hampshire.yaml` with teams: population_basis children_0_17, band "
         "30,000-50,000, nesting none, total_teams unset (the file "
@@ -136,13 +145,23 @@ def build_instance(key: str, counts: dict[str, int], counts_source: str) -> Inst
         count = counts[grouping.name]
         areas = areas[areas.district_code.isin(grouping.districts)].reset_index(drop=True)
         inside = set(areas.area_code)
-        geography = geography.model_copy(update={"links": [
-            link for link in geography.links if {link.from_area, link.to_area} <= inside]})
-        teams = teams.model_copy(update={
-            "groupings": [grouping.model_copy(update={"min_teams": count, "max_teams": count})],
-            "total_teams": None})
-        title = f"{grouping.name} alone, {count} teams of {teams.min_population:,.0f}-" \
-                f"{teams.max_population:,.0f} {teams.population_basis}"
+        geography = geography.model_copy(
+            update={
+                "links": [
+                    link for link in geography.links if {link.from_area, link.to_area} <= inside
+                ]
+            }
+        )
+        teams = teams.model_copy(
+            update={
+                "groupings": [grouping.model_copy(update={"min_teams": count, "max_teams": count})],
+                "total_teams": None,
+            }
+        )
+        title = (
+            f"{grouping.name} alone, {count} teams of {teams.min_population:,.0f}-"
+            f"{teams.max_population:,.0f} {teams.population_basis}"
+        )
         source += f", grouping '{grouping.name}' only, {count} teams ({counts_source})"
     geo = build_geography(areas, geography)
     return Instance(key, title, areas, geo, teams, scenario.solver, source)
@@ -178,32 +197,47 @@ def plan_blocks_for_anchors(inst: Instance, plan: TeamPlan | None) -> list[Block
     weights = areas[teams.population_basis].to_numpy(float)
     if teams.nesting == "groupings" and plan is not None:
         counts = {row["group"]: row["teams"] for row in plan.blocks}
-        parts = [(g.name, np.flatnonzero(areas.district_code.isin(g.districts).to_numpy()),
-                  counts[g.name]) for g in teams.groupings]
+        parts = [
+            (
+                g.name,
+                np.flatnonzero(areas.district_code.isin(g.districts).to_numpy()),
+                counts[g.name],
+            )
+            for g in teams.groupings
+        ]
     elif teams.nesting == "none":
-        count = len(plan.teams) if plan is not None else \
-            count_range(weights.sum(), teams.min_population, teams.max_population)[1]
+        count = (
+            len(plan.teams)
+            if plan is not None
+            else count_range(weights.sum(), teams.min_population, teams.max_population)[1]
+        )
         parts = [("all areas", np.arange(geo.n), count)]
     elif teams.nesting == "groupings":
         return []  # no plan of ours, so no team count per grouping to give the anchors
     else:
         raise NotImplementedError("only nesting none or groupings is benchmarked")
-    ours = (plan.assignment.reindex(geo.codes).to_numpy() if plan is not None
-            else np.full(geo.n, -1))
+    ours = plan.assignment.reindex(geo.codes).to_numpy() if plan is not None else np.full(geo.n, -1)
     blocks = []
     for name, members, count in parts:
         local = -np.ones(geo.n, dtype=int)
         local[members] = np.arange(len(members))
         e = geo.edges
         keep = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
-        blocks.append(Block(
-            name=name, members=members, count=int(count), weights=weights[members],
-            xy_km=np.column_stack([geo.x_m[members], geo.y_m[members]]) / 1000.0,
-            edges=np.column_stack([local[e[keep, 0]], local[e[keep, 1]]]),
-            codes=geo.codes[members], geoms=areas.geometry.to_numpy()[members],
-            min_pop=float(teams.min_population), max_pop=float(teams.max_population),
-            seed_labels=pd.factorize(ours[members], sort=True)[0],
-        ))
+        blocks.append(
+            Block(
+                name=name,
+                members=members,
+                count=int(count),
+                weights=weights[members],
+                xy_km=np.column_stack([geo.x_m[members], geo.y_m[members]]) / 1000.0,
+                edges=np.column_stack([local[e[keep, 0]], local[e[keep, 1]]]),
+                codes=geo.codes[members],
+                geoms=areas.geometry.to_numpy()[members],
+                min_pop=float(teams.min_population),
+                max_pop=float(teams.max_population),
+                seed_labels=pd.factorize(ours[members], sort=True)[0],
+            )
+        )
     return blocks
 
 
@@ -224,7 +258,8 @@ def _weights_object(block: Block):
 def _frame(block: Block) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"x_km": block.xy_km[:, 0], "y_km": block.xy_km[:, 1], "pop": block.weights},
-        geometry=block.geoms, crs="EPSG:27700",
+        geometry=block.geoms,
+        crs="EPSG:27700",
     )
 
 
@@ -258,8 +293,9 @@ def run_ward(block: Block, seconds: float) -> tuple[np.ndarray, str]:
 def run_spenc(block: Block, seconds: float) -> tuple[np.ndarray, str]:
     from spopt.region import Spenc
 
-    model = Spenc(_frame(block), _weights_object(block), ATTRS, n_clusters=block.count,
-                  random_state=SEED)
+    model = Spenc(
+        _frame(block), _weights_object(block), ATTRS, n_clusters=block.count, random_state=SEED
+    )
     model.solve()
     return np.asarray(model.labels_), ""
 
@@ -268,9 +304,16 @@ def run_maxp(block: Block, seconds: float) -> tuple[np.ndarray, str]:
     from spopt.region import MaxPHeuristic
 
     np.random.seed(SEED)  # MaxP has no seed argument; this is the throwaway child's generator
-    model = MaxPHeuristic(_frame(block), _weights_object(block), ATTRS, "pop", block.min_pop,
-                          top_n=2, max_iterations_construction=MAXP_CONSTRUCTION,
-                          max_iterations_sa=MAXP_SA)
+    model = MaxPHeuristic(
+        _frame(block),
+        _weights_object(block),
+        ATTRS,
+        "pop",
+        block.min_pop,
+        top_n=2,
+        max_iterations_construction=MAXP_CONSTRUCTION,
+        max_iterations_sa=MAXP_SA,
+    )
     model.solve()
     return np.asarray(model.labels_), f"chose {model.p} teams"
 
@@ -301,15 +344,18 @@ def run_recom(block: Block, seconds: float) -> tuple[np.ndarray, str]:
         raise ValueError(f"{k} teams have no room in the band (ideal {ideal:,.0f})")
     g = nx.Graph()
     for i in range(n):  # nodes are area codes; "code" and "idx" survive GerryChain's relabelling
-        g.add_node(str(block.codes[i]), pop=float(block.weights[i]), code=str(block.codes[i]),
-                   idx=i)
+        g.add_node(
+            str(block.codes[i]), pop=float(block.weights[i]), code=str(block.codes[i]), idx=i
+        )
     g.add_edges_from((str(block.codes[a]), str(block.codes[b])) for a, b in block.edges)
     graph = Graph.from_networkx(g)
 
     seed_kind = "recursive-tree seed"
     try:
-        seed = _with_alarm(deadline - 0.75 * seconds, lambda: recursive_tree_part(
-            graph, range(k), ideal, "pop", epsilon, rng=rng))
+        seed = _with_alarm(
+            deadline - 0.75 * seconds,
+            lambda: recursive_tree_part(graph, range(k), ideal, "pop", epsilon, rng=rng),
+        )
     except Exception as exc:  # no balanced seed found in time
         seed_kind = f"our plan as seed ({type(exc).__name__} from recursive tree)"
         seed = {str(block.codes[i]): int(block.seed_labels[i]) for i in range(n)}
@@ -338,12 +384,15 @@ def run_recom(block: Block, seconds: float) -> tuple[np.ndarray, str]:
         return sum(part_cost(nodes) for nodes in partition.parts.values())
 
     def in_band(partition) -> bool:  # holds for either seed; ReCom's halves keep it
-        return all(block.min_pop - 1e-6 <= p <= block.max_pop + 1e-6
-                   for p in partition["population"].values())
+        return all(
+            block.min_pop - 1e-6 <= p <= block.max_pop + 1e-6
+            for p in partition["population"].values()
+        )
 
     proposal = partial(recom, pop_col="pop", pop_target=ideal, epsilon=epsilon)
-    optimiser = SingleMetricOptimizer(proposal, [in_band], initial, objective, maximize=False,
-                                      rng=rng)
+    optimiser = SingleMetricOptimizer(
+        proposal, [in_band], initial, objective, maximize=False, rng=rng
+    )
     steps = 0
     seed_cost = objective(initial)
     for _ in optimiser.short_bursts(BURST_LENGTH, 10**9, always_accept):
@@ -356,8 +405,9 @@ def run_recom(block: Block, seconds: float) -> tuple[np.ndarray, str]:
     for t, part in enumerate(parts):
         for node in best.parts[part]:
             labels[idx_of[node]] = t
-    return labels, (f"{seed_kind} (person-km {seed_cost:,.0f}), {steps:,} steps, "
-                    f"epsilon {epsilon:.1%}")
+    return labels, (
+        f"{seed_kind} (person-km {seed_cost:,.0f}), {steps:,} steps, epsilon {epsilon:.1%}"
+    )
 
 
 def _with_alarm(deadline: float, fn: Callable):
@@ -403,8 +453,9 @@ def _child(conn, method: str, block: Block, seconds: float) -> None:
         conn.close()
 
 
-def run_limited(method: str, block: Block, seconds: float, grace: float) -> tuple[
-        np.ndarray | None, str, float]:
+def run_limited(
+    method: str, block: Block, seconds: float, grace: float
+) -> tuple[np.ndarray | None, str, float]:
     """Run one anchor on one block in a forked child; kill it after ``seconds + grace``."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
@@ -468,9 +519,15 @@ def run_ours(inst: Instance, hard_limit: float) -> tuple[TeamPlan | None, float,
     if status == "ok":
         return payload, wall, ""
     if status == "timeout":
-        return None, wall, (f"no plan: allocate_teams had not returned after {hard_limit:.0f} s "
-                            f"(its time limit is {inst.solver.time_limit_seconds:.0f} s) and was "
-                            "stopped")
+        return (
+            None,
+            wall,
+            (
+                f"no plan: allocate_teams had not returned after {hard_limit:.0f} s "
+                f"(its time limit is {inst.solver.time_limit_seconds:.0f} s) and was "
+                "stopped"
+            ),
+        )
     return None, wall, str(payload)
 
 
@@ -479,8 +536,9 @@ def _kill_tree(pid: int) -> None:
     import signal
 
     try:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                             text=True, check=False).stdout.split()
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
     except OSError:
         out = []
     for child in [int(p) for p in out] + [pid]:
@@ -506,22 +564,39 @@ class Result:
     blocks: list[Block] = field(default_factory=list)
 
 
-def run_instance(inst: Instance, methods: list[str], budget_override: float | None,
-                 hard_limit: float | None = None) -> Result:
+def run_instance(
+    inst: Instance,
+    methods: list[str],
+    budget_override: float | None,
+    hard_limit: float | None = None,
+) -> Result:
     geo, teams = inst.geo, inst.teams
     weights = inst.areas[teams.population_basis].to_numpy(float)
     geoms = inst.areas.geometry.to_numpy()
     hard = hard_limit or OUR_HARD_FACTOR * inst.solver.time_limit_seconds
-    log.info("%s: %d areas, our allocation (time limit %.0f s, killed after %.0f s)", inst.key,
-             geo.n, inst.solver.time_limit_seconds, hard)
+    log.info(
+        "%s: %d areas, our allocation (time limit %.0f s, killed after %.0f s)",
+        inst.key,
+        geo.n,
+        inst.solver.time_limit_seconds,
+        hard,
+    )
     load_before = os.getloadavg()[0]
     plan, wall, failure = run_ours(inst, hard)
     load_after = os.getloadavg()[0]
 
     def score(assignment: pd.Series, seconds: float, method: str) -> PlanScore:
-        return score_plan(assignment, geo, weights, teams.min_population, teams.max_population,
-                          geometries=geoms, bound=None if plan is None else plan.bound,
-                          seconds=seconds, method=method)
+        return score_plan(
+            assignment,
+            geo,
+            weights,
+            teams.min_population,
+            teams.max_population,
+            geometries=geoms,
+            bound=None if plan is None else plan.bound,
+            seconds=seconds,
+            method=method,
+        )
 
     result = Result(inst, plan, wall, (load_before, load_after))
     if plan is None:
@@ -531,10 +606,16 @@ def run_instance(inst: Instance, methods: list[str], budget_override: float | No
     result.blocks = blocks
     counts = tuple(b.count for b in blocks)
     if plan is not None:
-        result.rows.append(Row("ours", score(plan.assignment, wall, "ours"),
-                               f"HiGHS status {plan.status}; reported person-km "
-                               f"{plan.objective:,.0f}, bound {plan.bound:,.0f}, gap "
-                               f"{plan.gap:.2%}", counts))
+        result.rows.append(
+            Row(
+                "ours",
+                score(plan.assignment, wall, "ours"),
+                f"HiGHS status {plan.status}; reported person-km "
+                f"{plan.objective:,.0f}, bound {plan.bound:,.0f}, gap "
+                f"{plan.gap:.2%}",
+                counts,
+            )
+        )
     budget = budget_override or (wall if plan is not None else inst.solver.time_limit_seconds)
     if not blocks:
         log.info("%s: anchors not run (no team counts per grouping without our plan)", inst.key)
@@ -575,23 +656,34 @@ def run_instance(inst: Instance, methods: list[str], budget_override: float | No
     return result
 
 
-def _ours_at_counts(result: Result, maxp: Row, assignment: pd.Series,
-                    counts: tuple[int, ...], hard: float, score) -> None:
+def _ours_at_counts(
+    result: Result, maxp: Row, assignment: pd.Series, counts: tuple[int, ...], hard: float, score
+) -> None:
     """MaxP chose its own team counts: solve ours at the same counts, so that the person-km of
     the two plans (and MaxP's gap) are compared at equal numbers of teams."""
     inst = result.inst
     weights = inst.areas[inst.teams.population_basis].to_numpy(float)
     admissible = all(
-        lo <= c <= hi for b, c in zip(result.blocks, counts, strict=True)
-        for lo, hi in [count_range(weights[b.members].sum(), b.min_pop, b.max_pop)])
+        lo <= c <= hi
+        for b, c in zip(result.blocks, counts, strict=True)
+        for lo, hi in [count_range(weights[b.members].sum(), b.min_pop, b.max_pop)]
+    )
     if not admissible:
         maxp.note += "; its team counts cannot all meet our band, so ours was not re-run at them"
         return
     if inst.teams.nesting == "groupings":
         by_name = dict(zip((b.name for b in result.blocks), counts, strict=True))
-        teams = inst.teams.model_copy(update={"total_teams": None, "groupings": [
-            g.model_copy(update={"min_teams": by_name[g.name], "max_teams": by_name[g.name]})
-            for g in inst.teams.groupings]})
+        teams = inst.teams.model_copy(
+            update={
+                "total_teams": None,
+                "groupings": [
+                    g.model_copy(
+                        update={"min_teams": by_name[g.name], "max_teams": by_name[g.name]}
+                    )
+                    for g in inst.teams.groupings
+                ],
+            }
+        )
     else:
         teams = inst.teams.model_copy(update={"total_teams": int(sum(counts))})
     variant = replace(inst, teams=teams)
@@ -601,9 +693,15 @@ def _ours_at_counts(result: Result, maxp: Row, assignment: pd.Series,
         result.rows.append(Row("ours_at_maxp", None, f"{failure} ({wall:.0f} s)", counts))
         return
     mine = score(plan.assignment, wall, "ours_at_maxp")
-    result.rows.append(Row("ours_at_maxp", replace(mine, gap=_gap(mine.objective, plan.bound)),
-                           f"HiGHS status {plan.status}; bound {plan.bound:,.0f}, gap "
-                           f"{plan.gap:.2%}; gap column against this bound", counts))
+    result.rows.append(
+        Row(
+            "ours_at_maxp",
+            replace(mine, gap=_gap(mine.objective, plan.bound)),
+            f"HiGHS status {plan.status}; bound {plan.bound:,.0f}, gap "
+            f"{plan.gap:.2%}; gap column against this bound",
+            counts,
+        )
+    )
     maxp.score = replace(maxp.score, gap=_gap(maxp.score.objective, plan.bound))
     maxp.note = "; ".join(filter(None, [maxp.note, "gap against our bound at its team counts"]))
 
@@ -614,8 +712,18 @@ def _gap(objective: float, bound: float) -> float:
 
 # --------------------------------------------------------------------------- output
 
-COLUMNS = ["method", "teams", "out of band", "split", "person-km", "gap to our bound",
-           "mean Polsby-Popper", "cut edges", "largest/smallest", "seconds"]
+COLUMNS = [
+    "method",
+    "teams",
+    "out of band",
+    "split",
+    "person-km",
+    "gap to our bound",
+    "mean Polsby-Popper",
+    "cut edges",
+    "largest/smallest",
+    "seconds",
+]
 
 
 def _cells(row: Row) -> list[str]:
@@ -623,9 +731,18 @@ def _cells(row: Row) -> list[str]:
     if s is None:
         return [LABELS[row.key], *["-"] * (len(COLUMNS) - 1)]
     gap = "-" if s.gap is None else f"{s.gap:+.2%}"
-    return [LABELS[row.key], str(s.teams), str(s.outside_band), str(s.non_contiguous),
-            f"{s.objective:,.0f}", gap, f"{s.polsby_popper:.3f}", str(s.cut_edges),
-            f"{s.max_min_ratio:.2f}", f"{s.seconds:.1f}"]
+    return [
+        LABELS[row.key],
+        str(s.teams),
+        str(s.outside_band),
+        str(s.non_contiguous),
+        f"{s.objective:,.0f}",
+        gap,
+        f"{s.polsby_popper:.3f}",
+        str(s.cut_edges),
+        f"{s.max_min_ratio:.2f}",
+        f"{s.seconds:.1f}",
+    ]
 
 
 def _line(row: Row) -> str:
@@ -642,9 +759,13 @@ def markdown_table(result: Result) -> str:
 def plain_table(result: Result) -> str:
     rows = [COLUMNS] + [_cells(r) for r in result.rows]
     widths = [max(len(r[c]) for r in rows) for c in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.rjust(w) if c else cell.ljust(w)
-                               for c, (cell, w) in enumerate(zip(r, widths, strict=True)))
-                     for r in rows)
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if c else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
 
 
 WHY = {
@@ -682,57 +803,77 @@ def findings(result: Result) -> list[str]:
     failed = [r for r in result.rows[1:] if r.score is None]
     if ours_row.key != "ours" or result.plan is None:
         if result.blocks:
-            out.append(f"- Our allocation gave no plan: {ours_row.note}. The anchors were run "
-                       f"with {', '.join(str(b.count) for b in result.blocks)} team(s) and the "
-                       "scenario's time limit as their budget; there is no lower bound to "
-                       "compare against.")
+            out.append(
+                f"- Our allocation gave no plan: {ours_row.note}. The anchors were run "
+                f"with {', '.join(str(b.count) for b in result.blocks)} team(s) and the "
+                "scenario's time limit as their budget; there is no lower bound to "
+                "compare against."
+            )
         else:
-            out.append(f"- Our allocation gave no plan: {ours_row.note}. The anchors were not "
-                       "run: they take their team count per grouping from our plan.")
+            out.append(
+                f"- Our allocation gave no plan: {ours_row.note}. The anchors were not "
+                "run: they take their team count per grouping from our plan."
+            )
         out += [f"- {LABELS[r.key]}: no plan ({r.note})." for r in failed]
         return out
     ours = ours_row.score
     plan = result.plan
-    out.append(f"- Our plan: {ours.outside_band} teams out of band, {ours.non_contiguous} split; "
-               f"person-km {ours.objective:,.0f}, proven within {plan.gap:.2%} of the lower "
-               f"bound {plan.bound:,.0f} (HiGHS status {plan.status}).")
+    out.append(
+        f"- Our plan: {ours.outside_band} teams out of band, {ours.non_contiguous} split; "
+        f"person-km {ours.objective:,.0f}, proven within {plan.gap:.2%} of the lower "
+        f"bound {plan.bound:,.0f} (HiGHS status {plan.status})."
+    )
     same = [r for r in anchors if r.counts == ours_row.counts]
     valid = [r for r in same if r.score.valid]
     if valid:
         best = min(valid, key=lambda r: r.score.objective)
         diff = best.score.objective / ours.objective - 1
-        verdict = "at least as good as" if ours.objective <= best.score.objective + 1e-6 else \
-            "WORSE than"
-        out.append(f"- Best anchor with the same team counts that keeps the band and contiguity: "
-                   f"{LABELS[best.key]}, {best.score.objective:,.0f} person-km ({diff:+.2%} "
-                   f"against ours): our objective is {verdict} it.")
+        verdict = (
+            "at least as good as" if ours.objective <= best.score.objective + 1e-6 else "WORSE than"
+        )
+        out.append(
+            f"- Best anchor with the same team counts that keeps the band and contiguity: "
+            f"{LABELS[best.key]}, {best.score.objective:,.0f} person-km ({diff:+.2%} "
+            f"against ours): our objective is {verdict} it."
+        )
     else:
-        out.append("- No anchor with the same team counts produced a plan with every team in "
-                   "the band and contiguous.")
+        out.append(
+            "- No anchor with the same team counts produced a plan with every team in "
+            "the band and contiguous."
+        )
     lower = [r for r in same if r.score.objective < ours.objective - 1e-6 and not r.score.valid]
     if lower:
         names = ", ".join(
             f"{LABELS[r.key]} ({r.score.objective:,.0f}, "
             f"{r.score.objective / ours.objective - 1:+.2%}; {r.score.outside_band} out of band, "
-            f"{r.score.non_contiguous} split)" for r in lower)
-        out.append(f"- Lower person-km than ours at the same team counts, none of them a valid "
-                   f"plan: {names}. Why: {WHY['objective']}.")
+            f"{r.score.non_contiguous} split)"
+            for r in lower
+        )
+        out.append(
+            f"- Lower person-km than ours at the same team counts, none of them a valid "
+            f"plan: {names}. Why: {WHY['objective']}."
+        )
     again = next((r for r in result.rows if r.key == "ours_at_maxp"), None)
     for r in anchors:
         if r.counts == ours_row.counts:
             continue
-        text = (f"- {LABELS[r.key]} chose its own team counts ({r.score.teams} teams in all, "
-                f"against our {ours.teams}), {r.score.outside_band} out of band, "
-                f"{r.score.non_contiguous} split, {r.score.objective:,.0f} person-km: more teams "
-                "mean shorter travel, so its person-km is not comparable with ours at our counts.")
+        text = (
+            f"- {LABELS[r.key]} chose its own team counts ({r.score.teams} teams in all, "
+            f"against our {ours.teams}), {r.score.outside_band} out of band, "
+            f"{r.score.non_contiguous} split, {r.score.objective:,.0f} person-km: more teams "
+            "mean shorter travel, so its person-km is not comparable with ours at our counts."
+        )
         if again is not None and again.score is not None:
             a = again.score
-            verdict = "at least as good as" if a.objective <= r.score.objective + 1e-6 else \
-                "WORSE than"
-            text += (f" Ours at its counts: {a.objective:,.0f} person-km, {a.outside_band} out "
-                     f"of band, {a.non_contiguous} split, within {a.gap:.2%} of its bound: "
-                     f"{verdict} MaxP (ours {a.objective / r.score.objective - 1:+.2%} against "
-                     "it).")
+            verdict = (
+                "at least as good as" if a.objective <= r.score.objective + 1e-6 else "WORSE than"
+            )
+            text += (
+                f" Ours at its counts: {a.objective:,.0f} person-km, {a.outside_band} out "
+                f"of band, {a.non_contiguous} split, within {a.gap:.2%} of its bound: "
+                f"{verdict} MaxP (ours {a.objective / r.score.objective - 1:+.2%} against "
+                "it)."
+            )
         elif again is not None:
             text += f" Ours at its counts gave no plan: {again.note}."
         else:
@@ -742,16 +883,23 @@ def findings(result: Result) -> list[str]:
         if attr == "objective":
             continue
         mine = getattr(ours, attr)
-        winners = [r for r in anchors
-                   if (getattr(r.score, attr) < mine - 1e-9 if lower
-                       else getattr(r.score, attr) > mine + 1e-9)]
+        winners = [
+            r
+            for r in anchors
+            if (
+                getattr(r.score, attr) < mine - 1e-9
+                if lower
+                else getattr(r.score, attr) > mine + 1e-9
+            )
+        ]
         if winners:
             fmt = (lambda v: f"{v:.1f}") if attr == "seconds" else _fmt
             names = ", ".join(
                 f"{LABELS[r.key]} ({fmt(getattr(r.score, attr))}"
-                f"{'' if r.score.valid else ', not a valid plan'})" for r in winners)
-            out.append(f"- Anchors ahead on {label} (ours {fmt(mine)}): {names}. Why: "
-                       f"{WHY[attr]}.")
+                f"{'' if r.score.valid else ', not a valid plan'})"
+                for r in winners
+            )
+            out.append(f"- Anchors ahead on {label} (ours {fmt(mine)}): {names}. Why: {WHY[attr]}.")
     out += [f"- {LABELS[r.key]}: no plan ({r.note})." for r in failed]
     return out
 
@@ -759,22 +907,37 @@ def findings(result: Result) -> list[str]:
 def summary(results: list[Result]) -> list[str]:
     """One line per instance: is ours valid, and how does it stand against the best valid anchor
     with the same team counts."""
-    lines = ["| instance | ours: out of band / split | our person-km | our gap to bound | best "
-             "valid anchor (same counts) | its person-km | ours against it |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| instance | ours: out of band / split | our person-km | our gap to bound | best "
+        "valid anchor (same counts) | its person-km | ours against it |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for res in results:
         ours_row = res.rows[0]
         if ours_row.key != "ours" or ours_row.score is None or res.plan is None:
-            anchors = [r for r in res.rows[1:] if r.score is not None and r.score.valid
-                       and r.counts == tuple(b.count for b in res.blocks)]
+            anchors = [
+                r
+                for r in res.rows[1:]
+                if r.score is not None
+                and r.score.valid
+                and r.counts == tuple(b.count for b in res.blocks)
+            ]
             best = min(anchors, key=lambda r: r.score.objective) if anchors else None
-            lines.append(f"| {res.inst.key} | no plan | - | - | "
-                         f"{LABELS[best.key] if best else '-'} | "
-                         f"{f'{best.score.objective:,.0f}' if best else '-'} | - |")
+            lines.append(
+                f"| {res.inst.key} | no plan | - | - | "
+                f"{LABELS[best.key] if best else '-'} | "
+                f"{f'{best.score.objective:,.0f}' if best else '-'} | - |"
+            )
             continue
         ours = ours_row.score
-        valid = [r for r in res.rows[1:] if r.key != "ours_at_maxp" and r.score is not None
-                 and r.score.valid and r.counts == ours_row.counts]
+        valid = [
+            r
+            for r in res.rows[1:]
+            if r.key != "ours_at_maxp"
+            and r.score is not None
+            and r.score.valid
+            and r.counts == ours_row.counts
+        ]
         best = min(valid, key=lambda r: r.score.objective) if valid else None
         if best is None:
             versus, name, value = "no valid anchor", "-", "-"
@@ -782,9 +945,11 @@ def summary(results: list[Result]) -> list[str]:
             diff = ours.objective / best.score.objective - 1
             versus = f"{diff:+.2%} ({'better or equal' if diff <= 1e-9 else 'WORSE'})"
             name, value = LABELS[best.key], f"{best.score.objective:,.0f}"
-        lines.append(f"| {res.inst.key} | {ours.outside_band} / {ours.non_contiguous} | "
-                     f"{ours.objective:,.0f} | {res.plan.gap:.2%} | {name} | {value} | "
-                     f"{versus} |")
+        lines.append(
+            f"| {res.inst.key} | {ours.outside_band} / {ours.non_contiguous} | "
+            f"{ours.objective:,.0f} | {res.plan.gap:.2%} | {name} | {value} | "
+            f"{versus} |"
+        )
     return lines
 
 
@@ -812,42 +977,74 @@ def environment() -> list[tuple[str, str]]:
         pass
     mem = ""
     try:
-        kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines()
-                      if ln.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                ln
+                for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")
+            ).split()[1]
+        )
         mem = f", {kb / 2**20:.0f} GiB memory"
     except (OSError, StopIteration, ValueError):
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     solvers = solver_versions()
-    packages = ["numpy", "scipy", "pandas", "geopandas", "shapely", "networkx", "rustworkx",
-                "scikit-learn", "libpysal", "spopt", "gerrychain", "pulp", "highspy"]
+    packages = [
+        "numpy",
+        "scipy",
+        "pandas",
+        "geopandas",
+        "shapely",
+        "networkx",
+        "rustworkx",
+        "scikit-learn",
+        "libpysal",
+        "spopt",
+        "gerrychain",
+        "pulp",
+        "highspy",
+    ]
     return [
-        ("machine", f"{platform.machine()}, {cpu}, {os.cpu_count()} cores{mem}; "
-                    f"{platform.system()} {platform.release()}"),
+        (
+            "machine",
+            f"{platform.machine()}, {cpu}, {os.cpu_count()} cores{mem}; "
+            f"{platform.system()} {platform.release()}",
+        ),
         ("load average at start (1, 5, 15 min)", load),
         ("python", platform.python_version()),
         ("HiGHS (via highspy)", solvers["highs"]),
         *[(p, _version(p)) for p in packages],
         ("planning", _version("planning")),
-        *[(f"sha256 of {name} (first 12)", hashlib.sha256((ROOT / name).read_bytes())
-           .hexdigest()[:12]) for name in ("planning/allocate.py", "planning/scoring.py",
-                                           "benchmarks/anchors.py")],
+        *[
+            (
+                f"sha256 of {name} (first 12)",
+                hashlib.sha256((ROOT / name).read_bytes()).hexdigest()[:12],
+            )
+            for name in ("planning/allocate.py", "planning/scoring.py", "benchmarks/anchors.py")
+        ],
     ]
 
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "no commit"
 
 
-def document(results: list[Result], command: str, env: list[tuple[str, str]],
-             started: str, total: float) -> str:
+def document(
+    results: list[Result], command: str, env: list[tuple[str, str]], started: str, total: float
+) -> str:
     parts = [
         "# Benchmarks: our team allocation against spopt and GerryChain",
         "",
@@ -955,17 +1152,28 @@ def document(results: list[Result], command: str, env: list[tuple[str, str]],
             "",
         ]
         if res.plan is not None and inst.teams.nesting == "groupings" and len(res.blocks) > 1:
-            parts += ["Our plan per grouping:", "",
-                      "| grouping | teams | status | person-km | bound | gap | seconds |",
-                      "|---|---|---|---|---|---|---|"]
+            parts += [
+                "Our plan per grouping:",
+                "",
+                "| grouping | teams | status | person-km | bound | gap | seconds |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for b in res.plan.blocks:
                 gap = "-" if b["gap"] is None else f"{b['gap']:.2%}"
-                parts.append(f"| {b['group']} | {b['teams']} | {b['status']} | "
-                             f"{b['objective']:,.0f} | {b['bound']:,.0f} | {gap} | "
-                             f"{b['seconds']:.1f} |")
+                parts.append(
+                    f"| {b['group']} | {b['teams']} | {b['status']} | "
+                    f"{b['objective']:,.0f} | {b['bound']:,.0f} | {gap} | "
+                    f"{b['seconds']:.1f} |"
+                )
             parts.append("")
-    parts += ["## Machine and versions", "", "| what | version |", "|---|---|",
-              *[f"| {k} | {v} |" for k, v in env], ""]
+    parts += [
+        "## Machine and versions",
+        "",
+        "| what | version |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in env],
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -986,16 +1194,28 @@ def _preload(methods: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("instances", nargs="*", help=f"any of {', '.join(INSTANCES)} (default all)")
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated anchors (default all: {','.join(METHODS)})")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated anchors (default all: {','.join(METHODS)})",
+    )
     parser.add_argument("--write", type=Path, help="write the markdown report to this file")
-    parser.add_argument("--time-limit", type=float,
-                        help="override our solver's time limit (seconds) for a quick look")
-    parser.add_argument("--anchor-seconds", type=float,
-                        help="override the anchors' time budget (default: our solve's wall time)")
-    parser.add_argument("--our-hard-limit", type=float,
-                        help=f"stop our allocation after this many seconds (default "
-                             f"{OUR_HARD_FACTOR:.0f} x its time limit)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        help="override our solver's time limit (seconds) for a quick look",
+    )
+    parser.add_argument(
+        "--anchor-seconds",
+        type=float,
+        help="override the anchors' time budget (default: our solve's wall time)",
+    )
+    parser.add_argument(
+        "--our-hard-limit",
+        type=float,
+        help=f"stop our allocation after this many seconds (default "
+        f"{OUR_HARD_FACTOR:.0f} x its time limit)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.instances) - set(INSTANCES))
@@ -1003,8 +1223,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = sorted(set(methods) - set(METHODS))
     if unknown or bad:
         parser.error(f"unknown instance(s) {unknown} or method(s) {bad}")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     log.setLevel(logging.INFO)
     _preload(methods)
     env = environment()
@@ -1016,8 +1238,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in sorted(args.instances or INSTANCES, key=INSTANCES.index):
         inst = build_instance(key, counts, counts_source)
         if args.time_limit:
-            inst = replace(inst, solver=inst.solver.model_copy(
-                update={"time_limit_seconds": args.time_limit}))
+            inst = replace(
+                inst, solver=inst.solver.model_copy(update={"time_limit_seconds": args.time_limit})
+            )
         try:
             res = run_instance(inst, methods, args.anchor_seconds, args.our_hard_limit)
         except PlanningError as exc:
@@ -1027,8 +1250,13 @@ def main(argv: list[str] | None = None) -> int:
             chosen = {b["group"]: b["teams"] for b in res.plan.blocks}
             for name in CHOSEN_COUNTS:
                 if chosen[name] != counts[name]:
-                    log.warning("the Hampshire plan chose %d teams for %s (table says %d); "
-                                "using %d", chosen[name], name, counts[name], chosen[name])
+                    log.warning(
+                        "the Hampshire plan chose %d teams for %s (table says %d); using %d",
+                        chosen[name],
+                        name,
+                        counts[name],
+                        chosen[name],
+                    )
                 counts[name] = chosen[name]
             counts_source = "the count the Hampshire 34-team plan above chose for it"
         results.append(res)
@@ -1042,7 +1270,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + "\n".join(summary(results)))
     if args.write:
         command = ".venv/bin/python benchmarks/anchors.py " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:]))
+            a for a in (argv if argv is not None else sys.argv[1:])
+        )
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(document(results, command.strip(), env, started, total))
         print(f"\nwrote {args.write}")

@@ -40,28 +40,40 @@ def run(name: str, threads: int) -> tuple[float, bool]:
     geo = build_geography(areas, scenario.geography)
     teams = areas.set_index("area_code")["ward_code"]  # stand-in: each ward one team
     start = time.perf_counter()
-    plan = place_hubs(areas, geo, teams, hubs, solver,
-                      default_basis=scenario.teams.population_basis,
-                      base_dir=SCENARIOS[name].parent)
+    plan = place_hubs(
+        areas,
+        geo,
+        teams,
+        hubs,
+        solver,
+        default_basis=scenario.teams.population_basis,
+        base_dir=SCENARIOS[name].parent,
+    )
     wall = time.perf_counter() - start
     print(f"\n{scenario.name}\n  travel: {plan.travel}; weighting: {plan.children_basis}")
-    print(f"  {'locality':<26}{'stage':<23}{'areas':>6}{'vars':>8}{'status':>10}"
-          f"{'gap':>10}{'seconds':>9}")
+    print(
+        f"  {'locality':<26}{'stage':<23}{'areas':>6}{'vars':>8}{'status':>10}"
+        f"{'gap':>10}{'seconds':>9}"
+    )
     solver_seconds = 0.0
     worst_gap = 0.0
     for loc, runs in plan.evidence.items():
         for r in runs:
             gap = "-" if r.gap is None else f"{r.gap:.4%}"
             areas_n = plan.accessibility[loc]["areas"]
-            print(f"  {loc:<26}{r.stage:<23}{areas_n:>6}{r.variables:>8}{r.status:>10}"
-                  f"{gap:>10}{r.seconds:>9.2f}")
+            print(
+                f"  {loc:<26}{r.stage:<23}{areas_n:>6}{r.variables:>8}{r.status:>10}"
+                f"{gap:>10}{r.seconds:>9.2f}"
+            )
             solver_seconds += r.seconds
             worst_gap = max(worst_gap, r.gap or 0.0)
     main = int((plan.hubs["kind"] == "main").sum())
     community = int((plan.hubs["kind"] == "community").sum())
-    print(f"  total: {len(plan.evidence)} localities, {main} main + {community} community hubs; "
-          f"HiGHS {solver_seconds:.2f} s, stage wall {wall:.2f} s; worst gap {worst_gap:.4%}; "
-          f"{'all proven optimal' if plan.proven else 'NOT all proven optimal'}")
+    print(
+        f"  total: {len(plan.evidence)} localities, {main} main + {community} community hubs; "
+        f"HiGHS {solver_seconds:.2f} s, stage wall {wall:.2f} s; worst gap {worst_gap:.4%}; "
+        f"{'all proven optimal' if plan.proven else 'NOT all proven optimal'}"
+    )
     return wall, plan.proven
 
 

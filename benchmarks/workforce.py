@@ -48,15 +48,18 @@ def stand_in_teams(areas: pd.DataFrame, total: int) -> pd.Series:
 def synthetic(teams: int = 150, areas_per_team: int = 20, seed: int = 0):
     rng = np.random.default_rng(seed)
     n = teams * areas_per_team
-    areas = pd.DataFrame({
-        "area_code": [f"X{k:06d}" for k in range(n)],
-        "council_code": "E10000000",
-        "residents": rng.integers(1200, 2500, n),
-        "children_0_17": rng.integers(200, 600, n).astype(float),
-        "imd_decile": rng.integers(1, 11, n),
-    })
-    assignment = pd.Series([f"T{k // areas_per_team:03d}" for k in range(n)],
-                           index=areas["area_code"])
+    areas = pd.DataFrame(
+        {
+            "area_code": [f"X{k:06d}" for k in range(n)],
+            "council_code": "E10000000",
+            "residents": rng.integers(1200, 2500, n),
+            "children_0_17": rng.integers(200, 600, n).astype(float),
+            "imd_decile": rng.integers(1, 11, n),
+        }
+    )
+    assignment = pd.Series(
+        [f"T{k // areas_per_team:03d}" for k in range(n)], index=areas["area_code"]
+    )
     rates = Rates.fixed({"E10000000": {"children_in_need": 332.9, "child_protection_plans": 41.4}})
     return areas, assignment, rates
 
@@ -65,29 +68,38 @@ def run(label: str, posts, solver: SolverSettings) -> None:
     full = cost_plan(posts, CostSettings(budget_sweep_points=0), solver).total_gbp
     teams = posts.teams.shape[0]
     print(f"\n{label}: {teams} teams, {posts.total_fte:,.1f} FTE, full plan £{full:,.0f} a year")
-    print(f"{'budget':>8} {'status':>10} {'worst pressure':>15} {'bound':>8} {'gap':>8} "
-          f"{'seconds':>8}")
+    print(
+        f"{'budget':>8} {'status':>10} {'worst pressure':>15} {'bound':>8} {'gap':>8} "
+        f"{'seconds':>8}"
+    )
     for share in SHARES:
         start = time.perf_counter()
         fit = fit_to_budget(posts, CostSettings(), share * full, solver)
         wall = time.perf_counter() - start
         bound = f"{fit.pressure_bound:.3f}" if fit.pressure_bound else "-"
         gap = f"{fit.gap:.4f}" if fit.gap is not None else "-"
-        print(f"{share:>7.0%} {fit.status:>10} {fit.worst_caseload_pressure:>15.3f} {bound:>8} "
-              f"{gap:>8} {wall:>8.2f}")
+        print(
+            f"{share:>7.0%} {fit.status:>10} {fit.worst_caseload_pressure:>15.3f} {bound:>8} "
+            f"{gap:>8} {wall:>8.2f}"
+        )
     start = time.perf_counter()
     curve = budget_curve(posts, CostSettings(), solver, points=7)
-    print(f"budget curve, 7 points: {time.perf_counter() - start:.2f} s "
-          f"(worst pressure {curve.worst_caseload_pressure.iloc[0]:.2f} at "
-          f"£{curve.budget_gbp.iloc[0]:,.0f} -> {curve.worst_caseload_pressure.iloc[-1]:.2f})")
+    print(
+        f"budget curve, 7 points: {time.perf_counter() - start:.2f} s "
+        f"(worst pressure {curve.worst_caseload_pressure.iloc[0]:.2f} at "
+        f"£{curve.budget_gbp.iloc[0]:,.0f} -> {curve.worst_caseload_pressure.iloc[-1]:.2f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--gap", type=float, default=0.01)
-    parser.add_argument("--plan", default="out/hampshire/areas.csv",
-                        help="areas.csv of a Hampshire run (area_code, team_id)")
+    parser.add_argument(
+        "--plan",
+        default="out/hampshire/areas.csv",
+        help="areas.csv of a Hampshire run (area_code, team_id)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     solver = SolverSettings(time_limit_seconds=args.time_limit, relative_gap=args.gap)

@@ -23,15 +23,29 @@ from planning.solve import Mip
 from planning.workforce import Rates, size_workforce
 
 SOLVER = SolverSettings(time_limit_seconds=10, relative_gap=0.0)
-FLAT = {role: 10_000.0 for role in (
-    "family_practitioner", "social_worker", "lead_child_protection_practitioner",
-    "senior_practitioner", "team_manager", "business_support")}
+FLAT = {
+    role: 10_000.0
+    for role in (
+        "family_practitioner",
+        "social_worker",
+        "lead_child_protection_practitioner",
+        "senior_practitioner",
+        "team_manager",
+        "business_support",
+    )
+}
 
 
 def flat_costs(**extra) -> CostSettings:
     """Every FTE costs exactly £10,000 a year."""
-    return CostSettings(salary_gbp=FLAT, on_cost_share=0, agency_share=0, non_pay_gbp_per_fte=0,
-                        budget_sweep_points=0, **extra)
+    return CostSettings(
+        salary_gbp=FLAT,
+        on_cost_share=0,
+        agency_share=0,
+        non_pay_gbp_per_fte=0,
+        budget_sweep_points=0,
+        **extra,
+    )
 
 
 def two_teams():
@@ -44,26 +58,44 @@ def two_teams():
     Needed: A 10 + 2 + 3 = 15 posts, B 5 + 1 + 3 = 9 posts: 24 posts, £240,000.
     Smallest staffable plan: one post per role with cases: (2 + 3) x 2 = 10 posts, £100,000.
     """
-    areas = pd.DataFrame({"area_code": ["a1", "b1"], "council_code": "E10000001",
-                          "residents": [40_000, 20_000], "children_0_17": [10_000, 5_000],
-                          "imd_decile": 5})
+    areas = pd.DataFrame(
+        {
+            "area_code": ["a1", "b1"],
+            "council_code": "E10000001",
+            "residents": [40_000, 20_000],
+            "children_0_17": [10_000, 5_000],
+            "imd_decile": 5,
+        }
+    )
     rates = Rates.fixed({"E10000001": {"children_in_need": 120, "child_protection_plans": 20}})
     settings = WorkforceSettings(
-        caseload_target_cases_per_fte={"social_worker": 10,
-                                       "lead_child_protection_practitioner": 10},
-        case_holders={"family_help": ["social_worker"],
-                      "child_protection": ["lead_child_protection_practitioner"]},
-        non_social_worker_roles=[], fte_step=1.0, min_team_case_holding_fte=1,
-        team_manager_span_fte=100, practitioner_fte_per_senior_practitioner=1000,
-        practitioner_fte_per_business_support=1000)
+        caseload_target_cases_per_fte={
+            "social_worker": 10,
+            "lead_child_protection_practitioner": 10,
+        },
+        case_holders={
+            "family_help": ["social_worker"],
+            "child_protection": ["lead_child_protection_practitioner"],
+        },
+        non_social_worker_roles=[],
+        fte_step=1.0,
+        min_team_case_holding_fte=1,
+        team_manager_span_fte=100,
+        practitioner_fte_per_senior_practitioner=1000,
+        practitioner_fte_per_business_support=1000,
+    )
     return size_workforce(areas, pd.Series({"a1": "A", "b1": "B"}), rates, settings)
 
 
 def test_unit_cost_by_hand():
     settings = CostSettings(
         salary_gbp={**FLAT, "social_worker": 40_000, "family_practitioner": 40_000},
-        on_cost_share=0.25, vacancy_share=0.1, agency_share=0.2, agency_premium_share=0.17,
-        non_pay_gbp_per_fte=1_000)
+        on_cost_share=0.25,
+        vacancy_share=0.1,
+        agency_share=0.2,
+        agency_premium_share=0.17,
+        non_pay_gbp_per_fte=1_000,
+    )
     unit = unit_costs(settings)["unit_cost_gbp_per_fte"]
     # 40,000 x (0.9 x 1.25 + 0.2 x 0.17) + 1,000; family practitioners are not agency roles.
     assert unit["social_worker"] == 47_360
@@ -127,21 +159,32 @@ def test_budget_curve_falls_to_target_at_full_cost():
 
 def test_missing_salary_is_a_config_error(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("name: t\ncouncils: [E10000014]\ncosts:\n  salary_gbp:\n"
-                    "    social_worker: 42000\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"costs: .*salary_gbp: no salary for family_practitioner"
-                       r", lead_child_protection_practitioner, senior_practitioner, team_manager, "
-                       r"business_support; every role needs one"):
+    path.write_text(
+        "name: t\ncouncils: [E10000014]\ncosts:\n  salary_gbp:\n    social_worker: 42000\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"costs: .*salary_gbp: no salary for family_practitioner"
+        r", lead_child_protection_practitioner, senior_practitioner, team_manager, "
+        r"business_support; every role needs one",
+    ):
         load_scenario(path)
 
 
 def test_zero_salary_is_a_config_error(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("name: t\ncouncils: [E10000014]\ncosts:\n  salary_gbp:\n"
-                    + "".join(f"    {r}: 30000\n" for r in FLAT if r != "team_manager")
-                    + "    team_manager: 0\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"costs\.salary_gbp\.team_manager: Input should be "
-                       r"greater than 0"):
+    path.write_text(
+        "name: t\ncouncils: [E10000014]\ncosts:\n  salary_gbp:\n"
+        + "".join(f"    {r}: 30000\n" for r in FLAT if r != "team_manager")
+        + "    team_manager: 0\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"costs\.salary_gbp\.team_manager: Input should be "
+        r"greater than 0",
+    ):
         load_scenario(path)
 
 
@@ -149,10 +192,15 @@ def test_exact_search_matches_highs_without_a_start():
     """The first phase's exact search and a cold HiGHS solve agree on a small random plan."""
     rng = np.random.default_rng(1)
     n = 12
-    areas = pd.DataFrame({"area_code": [f"a{k:02d}" for k in range(n)],
-                          "council_code": "E10000001", "residents": 4000,
-                          "children_0_17": rng.integers(300, 3000, n).astype(float),
-                          "imd_decile": rng.integers(1, 11, n)})
+    areas = pd.DataFrame(
+        {
+            "area_code": [f"a{k:02d}" for k in range(n)],
+            "council_code": "E10000001",
+            "residents": 4000,
+            "children_0_17": rng.integers(300, 3000, n).astype(float),
+            "imd_decile": rng.integers(1, 11, n),
+        }
+    )
     assignment = pd.Series({f"a{k:02d}": f"T{k % 4}" for k in range(n)})
     rates = Rates.fixed({"E10000001": {"children_in_need": 330, "child_protection_plans": 41}})
     posts = size_workforce(areas, assignment, rates, WorkforceSettings())

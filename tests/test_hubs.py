@@ -94,8 +94,12 @@ def three_sites(tmp_path: Path, **extra: dict) -> Path:
     return write_sites(tmp_path, rows)
 
 
-def solve(areas: gpd.GeoDataFrame, settings: HubSettings, teams: pd.Series | None = None,
-          base_dir: Path | None = None):
+def solve(
+    areas: gpd.GeoDataFrame,
+    settings: HubSettings,
+    teams: pd.Series | None = None,
+    base_dir: Path | None = None,
+):
     geo = build_geography(areas, GeographySettings())
     if teams is None:
         teams = pd.Series("T1", index=areas["area_code"].to_numpy())
@@ -159,8 +163,9 @@ def test_capacity_pushes_the_hub_off_the_best_site(tmp_path):
 def test_capacity_splits_children_between_hubs(tmp_path):
     areas = line_areas([10, 10, 100, 10, 10])
     caps = {"Middle": {"capacity_children": 110}}
-    plan = solve(areas, HubSettings(sites_csv=three_sites(tmp_path, **caps),
-                                    community_hubs_per_locality=1))
+    plan = solve(
+        areas, HubSettings(sites_csv=three_sites(tmp_path, **caps), community_hubs_per_locality=1)
+    )
     served = plan.hubs.set_index("site_name")["children_served"]
     assert served["Middle"] <= 110 and served.sum() == pytest.approx(140)
 
@@ -168,8 +173,9 @@ def test_capacity_splits_children_between_hubs(tmp_path):
 def test_forced_and_kind_rules_are_kept(tmp_path):
     areas = line_areas([10, 10, 100, 10, 20])
     forced = {"West": {"forced": "open", "kind": "community"}}
-    plan = solve(areas, HubSettings(sites_csv=three_sites(tmp_path, **forced),
-                                    community_hubs_per_locality=1))
+    plan = solve(
+        areas, HubSettings(sites_csv=three_sites(tmp_path, **forced), community_hubs_per_locality=1)
+    )
     assert opened(plan, "main") == ["Middle"] and opened(plan, "community") == ["West"]
 
     closed = {"Middle": {"forced": "closed"}}
@@ -181,8 +187,14 @@ def test_forced_and_kind_rules_are_kept(tmp_path):
     assert opened(plan, "main") == ["East"]
 
     existing = {"West": {"existing": "yes"}}
-    plan = solve(areas, HubSettings(sites_csv=three_sites(tmp_path, **existing),
-                                    community_hubs_per_locality=1, keep_existing_sites=True))
+    plan = solve(
+        areas,
+        HubSettings(
+            sites_csv=three_sites(tmp_path, **existing),
+            community_hubs_per_locality=1,
+            keep_existing_sites=True,
+        ),
+    )
     assert "West" in opened(plan, "main") + opened(plan, "community")
 
 
@@ -205,20 +217,27 @@ def test_fewest_community_hubs_reaching_coverage():
 
 def test_travel_time_matrix_replaces_distance(tmp_path):
     areas = line_areas([10, 10, 100, 10, 20])
-    minutes = pd.DataFrame({"area_code": areas["area_code"],
-                            "West": [1, 5, 9, 13, 17], "Middle": [60] * 5,
-                            "East": [17, 13, 9, 5, 1]})
+    minutes = pd.DataFrame(
+        {
+            "area_code": areas["area_code"],
+            "West": [1, 5, 9, 13, 17],
+            "Middle": [60] * 5,
+            "East": [17, 13, 9, 5, 1],
+        }
+    )
     minutes.to_csv(tmp_path / "minutes.csv", index=False)
-    settings = HubSettings(sites_csv=three_sites(tmp_path), travel_time_csv=Path("minutes.csv"),
-                           target_minutes=10)
+    settings = HubSettings(
+        sites_csv=three_sites(tmp_path), travel_time_csv=Path("minutes.csv"), target_minutes=10
+    )
     plan = solve(areas, settings, base_dir=tmp_path)  # relative paths read from base_dir
     assert opened(plan, "main") == ["East"]
     summary = plan.accessibility["Lineshire"]
     assert "minutes.csv" in plan.travel and "minutes.csv" in summary["travel"]
     assert summary["target"] == "10 min"
     assert summary["share_within_target"] == pytest.approx(130 / 150, abs=1e-4)
-    assert summary["mean_travel_minutes"] == pytest.approx((10 * 17 + 10 * 13 + 100 * 9 + 10 * 5
-                                                            + 20 * 1) / 150, abs=0.01)
+    assert summary["mean_travel_minutes"] == pytest.approx(
+        (10 * 17 + 10 * 13 + 100 * 9 + 10 * 5 + 20 * 1) / 150, abs=0.01
+    )
 
     long = minutes.melt(id_vars="area_code", var_name="site_name", value_name="minutes")
     long.to_csv(tmp_path / "long.csv", index=False)
@@ -236,15 +255,24 @@ def test_team_bases_follow_the_locality_with_most_children(tmp_path):
         T1  T1  T1    | T1  T2
     """
     areas = line_areas([10, 10, 100, 10, 20])
-    rows = [{"site_name": n, "easting": centre(i)[0], "northing": centre(i)[1]}
-            for n, i in (("West hub", 1), ("West corner", 0), ("East hub", 4), ("East near", 3))]
+    rows = [
+        {"site_name": n, "easting": centre(i)[0], "northing": centre(i)[1]}
+        for n, i in (("West hub", 1), ("West corner", 0), ("East hub", 4), ("East near", 3))
+    ]
     sites = write_sites(tmp_path, rows)
     codes = list(areas["area_code"])
     localities = [Locality(name="West", areas=codes[:3]), Locality(name="East", areas=codes[3:])]
     teams = pd.Series(["T1", "T1", "T1", "T1", "T2"], index=codes)
-    plan = solve(areas, HubSettings(localities=localities, sites_csv=sites,
-                                    community_hubs_per_locality=1, team_base_at_main_hub=True),
-                 teams=teams)
+    plan = solve(
+        areas,
+        HubSettings(
+            localities=localities,
+            sites_csv=sites,
+            community_hubs_per_locality=1,
+            team_base_at_main_hub=True,
+        ),
+        teams=teams,
+    )
     hub_locality = plan.hubs.set_index("site_name")["locality"]
     hub_kind = plan.hubs.set_index("site_name")["kind"]
     assert hub_locality[plan.team_base["T1"]] == "West"
@@ -275,8 +303,19 @@ def test_sites_by_longitude_latitude_are_placed_in_their_area(tmp_path):
     areas = line_areas([10, 10, 10])
     to_ll = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
     lon, lat = to_ll.transform(*centre(1))
-    path = write_sites(tmp_path, [{"site_name": "Hall", "longitude": lon, "latitude": lat,
-                                   "kind": "Main", "existing": "yes", "capacity_children": ""}])
+    path = write_sites(
+        tmp_path,
+        [
+            {
+                "site_name": "Hall",
+                "longitude": lon,
+                "latitude": lat,
+                "kind": "Main",
+                "existing": "yes",
+                "capacity_children": "",
+            }
+        ],
+    )
     sites = candidate_sites(areas, HubSettings(sites_csv=path))
     assert list(sites.columns) == SITE_COLUMNS
     row = sites.iloc[0]
@@ -295,8 +334,10 @@ def test_generated_sites_are_marked_generated():
 
 def test_stray_and_doubly_claimed_areas_are_named():
     areas = line_areas([10, 10, 10, 10], wards=["E05000001", "E05000001", "E05000002", "E05000003"])
-    localities = [Locality(name="North", wards=["E05000001", "E05000009"]),
-                  Locality(name="South", wards=["E05000002"], areas=["E01000001"])]
+    localities = [
+        Locality(name="North", wards=["E05000001", "E05000009"]),
+        Locality(name="South", wards=["E05000002"], areas=["E01000001"]),
+    ]
     with pytest.raises(ConfigError) as err:
         resolve_localities(areas, HubSettings(localities=localities))
     text = str(err.value)
@@ -308,11 +349,14 @@ def test_stray_and_doubly_claimed_areas_are_named():
 def test_duplicate_and_malformed_sites_are_named(tmp_path):
     areas = line_areas([10, 10, 10])
     e, n = centre(0)
-    path = write_sites(tmp_path, [
-        {"site_name": "Hall", "easting": e, "northing": n, "kind": "big"},
-        {"site_name": "hall ", "easting": e, "northing": n, "kind": ""},
-        {"site_name": "Barn", "easting": e, "northing": n, "forced": "maybe"},
-    ])
+    path = write_sites(
+        tmp_path,
+        [
+            {"site_name": "Hall", "easting": e, "northing": n, "kind": "big"},
+            {"site_name": "hall ", "easting": e, "northing": n, "kind": ""},
+            {"site_name": "Barn", "easting": e, "northing": n, "forced": "maybe"},
+        ],
+    )
     with pytest.raises(DataError) as err:
         candidate_sites(areas, HubSettings(sites_csv=path))
     text = str(err.value)
@@ -324,8 +368,13 @@ def test_duplicate_and_malformed_sites_are_named(tmp_path):
 def test_site_outside_the_councils_is_named(tmp_path):
     areas = line_areas([10, 10, 10])
     e, n = centre(0)
-    path = write_sites(tmp_path, [{"site_name": "Far Away", "easting": e, "northing": n + 5000},
-                                  {"site_name": "Just Off", "easting": e, "northing": n + 600}])
+    path = write_sites(
+        tmp_path,
+        [
+            {"site_name": "Far Away", "easting": e, "northing": n + 5000},
+            {"site_name": "Just Off", "easting": e, "northing": n + 600},
+        ],
+    )
     with pytest.raises(DataError) as err:
         candidate_sites(areas, HubSettings(sites_csv=path))
     text = str(err.value)
@@ -341,11 +390,19 @@ def test_missing_sites_file_is_a_config_error(tmp_path):
 def test_locality_without_an_eligible_main_site(tmp_path):
     areas = line_areas([10, 10, 10, 10])
     codes = list(areas["area_code"])
-    rows = [{"site_name": "West", "easting": centre(0)[0], "northing": centre(0)[1]},
-            {"site_name": "East", "easting": centre(3)[0], "northing": centre(3)[1],
-             "kind": "community"}]
-    localities = [Locality(name="Westside", areas=codes[:2]),
-                  Locality(name="Eastside", areas=codes[2:])]
+    rows = [
+        {"site_name": "West", "easting": centre(0)[0], "northing": centre(0)[1]},
+        {
+            "site_name": "East",
+            "easting": centre(3)[0],
+            "northing": centre(3)[1],
+            "kind": "community",
+        },
+    ]
+    localities = [
+        Locality(name="Westside", areas=codes[:2]),
+        Locality(name="Eastside", areas=codes[2:]),
+    ]
     with pytest.raises(ConfigError) as err:
         solve(areas, HubSettings(localities=localities, sites_csv=write_sites(tmp_path, rows)))
     text = str(err.value)
@@ -355,8 +412,9 @@ def test_locality_without_an_eligible_main_site(tmp_path):
 
 def test_unreachable_coverage_target_says_how_far_it_falls_short(tmp_path):
     areas = line_areas([10, 10, 100, 10, 10])
-    settings = HubSettings(sites_csv=three_sites(tmp_path), coverage_share=1.0,
-                           target_distance_km=0.5)
+    settings = HubSettings(
+        sites_csv=three_sites(tmp_path), coverage_share=1.0, target_distance_km=0.5
+    )
     with pytest.raises(InfeasibleError) as err:
         solve(areas, settings)
     text = str(err.value)
@@ -375,8 +433,9 @@ def test_travel_matrix_missing_areas_or_sites_is_named(tmp_path):
     areas = line_areas([10, 10, 10, 10, 10])
     minutes = pd.DataFrame({"area_code": areas["area_code"][:4], "West": [1, 2, 3, 4]})
     minutes.to_csv(tmp_path / "minutes.csv", index=False)
-    settings = HubSettings(sites_csv=three_sites(tmp_path), travel_time_csv=Path("minutes.csv"),
-                           target_minutes=10)
+    settings = HubSettings(
+        sites_csv=three_sites(tmp_path), travel_time_csv=Path("minutes.csv"), target_minutes=10
+    )
     with pytest.raises(DataError) as err:
         solve(areas, settings, base_dir=tmp_path)
     text = str(err.value)
@@ -393,8 +452,10 @@ def test_team_assignment_must_match_the_areas():
 
 def test_settings_reject_contradictions(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("name: x\ncouncils: [E08000014]\nhubs:\n  coverage_share: 0.9\n"
-                    "  community_hubs_per_locality: 2\n")
+    path.write_text(
+        "name: x\ncouncils: [E08000014]\nhubs:\n  coverage_share: 0.9\n"
+        "  community_hubs_per_locality: 2\n"
+    )
     with pytest.raises(ConfigError, match="not both"):
         load_scenario(path)
     path.write_text("name: x\ncouncils: [E08000014]\nhubs:\n  coverage_shar: 0.9\n")
@@ -410,8 +471,9 @@ def test_a_plan_not_proven_optimal_is_flagged(monkeypatch, caplog):
 
     def stopped_early(self, **kwargs):
         res = real(self, **kwargs)
-        return SolveResult("time_limit", res.objective, res.bound * 0.9, 0.1, res.seconds,
-                           res.values)
+        return SolveResult(
+            "time_limit", res.objective, res.bound * 0.9, 0.1, res.seconds, res.values
+        )
 
     monkeypatch.setattr(Mip, "solve", stopped_early)
     with caplog.at_level(logging.WARNING, logger="planning.hubs"):
@@ -423,8 +485,9 @@ def test_a_plan_not_proven_optimal_is_flagged(monkeypatch, caplog):
 
 
 def test_no_plan_from_the_solver_is_an_error(monkeypatch):
-    monkeypatch.setattr(Mip, "solve", lambda self, **kw: SolveResult("time_limit", None, None,
-                                                                     None, 1.0, None))
+    monkeypatch.setattr(
+        Mip, "solve", lambda self, **kw: SolveResult("time_limit", None, None, None, 1.0, None)
+    )
     with pytest.raises(SolverError, match="Lineshire"):
         solve(line_areas([10, 10]), HubSettings())
 
@@ -457,8 +520,9 @@ def check_bases(plan, areas: pd.DataFrame, teams: pd.Series, child_col: str) -> 
 
 def test_sefton_three_localities_three_main_hubs():
     scenario, areas, geo = real("sefton")
-    settings = scenario.hubs.model_copy(update={"coverage_share": None,
-                                                "community_hubs_per_locality": 1})
+    settings = scenario.hubs.model_copy(
+        update={"coverage_share": None, "community_hubs_per_locality": 1}
+    )
     # stand-in teams that cross localities: blocks of 25 areas in code order
     teams = pd.Series(np.arange(len(areas)) // 25, index=areas["area_code"].to_numpy())
     plan = place_hubs(areas, geo, teams, settings, SOLVER, default_basis="residents")
@@ -478,9 +542,15 @@ def test_sefton_three_localities_three_main_hubs():
 def test_sefton_scenario_as_shipped():
     scenario, areas, geo = real("sefton")
     teams = areas.set_index("area_code")["ward_code"]  # stand-in: each ward a team
-    plan = place_hubs(areas, geo, teams, scenario.hubs, scenario.solver,
-                      default_basis=scenario.teams.population_basis,
-                      base_dir=ROOT / "scenarios")
+    plan = place_hubs(
+        areas,
+        geo,
+        teams,
+        scenario.hubs,
+        scenario.solver,
+        default_basis=scenario.teams.population_basis,
+        base_dir=ROOT / "scenarios",
+    )
     assert (plan.hubs["kind"] == "main").sum() == 3
     assert plan.hubs.groupby("locality")["kind"].apply(lambda k: (k == "main").sum()).eq(1).all()
     for summary in plan.accessibility.values():
@@ -492,8 +562,9 @@ def test_sefton_scenario_as_shipped():
 def test_staffordshire_one_hub_per_district():
     scenario, areas, geo = real("staffordshire")
     teams = areas.set_index("area_code")["ward_code"]
-    plan = place_hubs(areas, geo, teams, scenario.hubs, SOLVER,
-                      default_basis=scenario.teams.population_basis)
+    plan = place_hubs(
+        areas, geo, teams, scenario.hubs, SOLVER, default_basis=scenario.teams.population_basis
+    )
     assert len(plan.hubs) == 8 and (plan.hubs["kind"] == "main").all()
     assert sorted(plan.hubs["locality"]) == sorted(areas["district_name"].unique())
     assert plan.children_basis == "children_0_19"
@@ -505,15 +576,21 @@ def test_staffordshire_one_hub_per_district():
 def test_example_sites_csv_runs_on_sefton():
     """The README's example: Sefton's scenario with examples/sefton_sites.csv."""
     scenario, areas, geo = real("sefton")
-    settings = scenario.hubs.model_copy(update={
-        "sites_csv": Path("../examples/sefton_sites.csv"), "coverage_share": None,
-        "community_hubs_per_locality": 2})
+    settings = scenario.hubs.model_copy(
+        update={
+            "sites_csv": Path("../examples/sefton_sites.csv"),
+            "coverage_share": None,
+            "community_hubs_per_locality": 2,
+        }
+    )
     teams = areas.set_index("area_code")["ward_code"]
     plan = place_hubs(areas, geo, teams, settings, SOLVER, base_dir=ROOT / "scenarios")
     main = plan.hubs.loc[plan.hubs["kind"] == "main"].set_index("locality")["site_name"]
-    assert main.to_dict() == {"Central": "Netherton Family Hub",
-                              "North": "Talbot Street Family Hub",
-                              "South": "Marie Clarke Family Hub"}
+    assert main.to_dict() == {
+        "Central": "Netherton Family Hub",
+        "North": "Talbot Street Family Hub",
+        "South": "Marie Clarke Family Hub",
+    }
     assert not plan.hubs["generated"].any()
     assert "Bootle depot (closed example)" not in set(plan.hubs["site_name"])
     seaforth = plan.hubs.set_index("site_name")["children_served"].get("Seaforth", 0)

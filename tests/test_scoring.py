@@ -23,8 +23,14 @@ def grid(rows: int, cols: int) -> tuple[Geography, np.ndarray]:
     y = (rows - 1 - r) * 1000.0 + 500.0
     edges = {(k, k + 1) for k in range(n) if c[k] + 1 < cols}
     edges |= {(k, k + cols) for k in range(n) if r[k] + 1 < rows}
-    geo = Geography(codes=codes, names=codes.copy(), x_m=x, y_m=y,
-                    edges=np.array(sorted(edges), dtype=int), links=())
+    geo = Geography(
+        codes=codes,
+        names=codes.copy(),
+        x_m=x,
+        y_m=y,
+        edges=np.array(sorted(edges), dtype=int),
+        links=(),
+    )
     squares = shapely.box(x - 500, y - 500, x + 500, y + 500)
     return geo, squares
 
@@ -93,10 +99,22 @@ def test_a_bridge_link_joins_an_island():
                  a bridge link 1-3 (like Hayling Island's) makes it one piece.
     """
     geo, _ = grid(1, 4)
-    island = Geography(codes=geo.codes, names=geo.names, x_m=geo.x_m, y_m=geo.y_m,
-                       edges=np.array([[0, 1], [1, 2]]), links=())
-    bridged = Geography(codes=geo.codes, names=geo.names, x_m=geo.x_m, y_m=geo.y_m,
-                        edges=np.array([[0, 1], [1, 2], [1, 3]]), links=())
+    island = Geography(
+        codes=geo.codes,
+        names=geo.names,
+        x_m=geo.x_m,
+        y_m=geo.y_m,
+        edges=np.array([[0, 1], [1, 2]]),
+        links=(),
+    )
+    bridged = Geography(
+        codes=geo.codes,
+        names=geo.names,
+        x_m=geo.x_m,
+        y_m=geo.y_m,
+        edges=np.array([[0, 1], [1, 2], [1, 3]]),
+        links=(),
+    )
     labels = pd.Series(["A", "A", "B", "A"], index=geo.codes)
     assert score_plan(labels, island, np.ones(4), 0, 10).non_contiguous == 1
     s = score_plan(labels, bridged, np.ones(4), 0, 10)

@@ -40,16 +40,21 @@ def test_parse_set_reads_values_as_yaml():
     assert parse_set("costs.budget_gbp=25e6, 2.5e7 ,null").values == (25e6, 25e6, None)
     assert parse_set("hubs.team_base_at_main_hub=true,false").values == (True, False)
     assert parse_set("councils=[E10000028],[E10000014, E08000014]").values == (
-        ["E10000028"], ["E10000014", "E08000014"])
+        ["E10000028"],
+        ["E10000014", "E08000014"],
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("teams.max_population", "expected key=value1,value2"),
-    ("=1,2", "expected key=value1,value2"),
-    ("teams..max=1", "expected key=value1,value2"),
-    ("teams.max_population=1,,2", "empty value"),
-    ("teams.max_population=[1,", "cannot read the value"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("teams.max_population", "expected key=value1,value2"),
+        ("=1,2", "expected key=value1,value2"),
+        ("teams..max=1", "expected key=value1,value2"),
+        ("teams.max_population=1,,2", "empty value"),
+        ("teams.max_population=[1,", "cannot read the value"),
+    ],
+)
 def test_parse_set_rejects_malformed_options(text, message):
     with pytest.raises(ConfigError, match=message):
         parse_set(text)
@@ -58,20 +63,29 @@ def test_parse_set_rejects_malformed_options(text, message):
 def test_unknown_keys_are_named_with_the_nearest_setting():
     check_key("workforce.caseload_target_cases_per_fte.social_worker")  # a mapping's key: ok
     check_key("teams.groupings.0.max_teams")
-    with pytest.raises(ConfigError, match=r"'max_populaton' is not a setting under teams; "
-                                          r"did you mean 'max_population'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'max_populaton' is not a setting under teams; "
+        r"did you mean 'max_population'",
+    ):
         check_key("teams.max_populaton")
-    with pytest.raises(ConfigError, match=r"'team' is not a setting under the top level; did "
-                                          r"you mean 'teams'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'team' is not a setting under the top level; did "
+        r"you mean 'teams'",
+    ):
         check_key("team.max_population")
 
 
 def test_variants_keep_defaults_beside_the_setting_they_change():
     """Setting one role's caseload target keeps the other roles' (default) targets."""
-    variants = sweep_variants(STAFFS, [
-        parse_set("workforce.caseload_target_cases_per_fte.social_worker=14,16"),
-        parse_set("costs.budget_gbp=25e6"),
-    ])
+    variants = sweep_variants(
+        STAFFS,
+        [
+            parse_set("workforce.caseload_target_cases_per_fte.social_worker=14,16"),
+            parse_set("costs.budget_gbp=25e6"),
+        ],
+    )
     assert [v.label for v in variants] == [
         "workforce.caseload_target_cases_per_fte.social_worker=14; costs.budget_gbp=25000000.0",
         "workforce.caseload_target_cases_per_fte.social_worker=16; costs.budget_gbp=25000000.0",
@@ -85,8 +99,13 @@ def test_variants_keep_defaults_beside_the_setting_they_change():
 
 
 def test_variants_of_a_list_item_and_a_grid():
-    variants = sweep_variants(HAMPSHIRE, [parse_set("teams.groupings.3.max_teams=4,5"),
-                                          parse_set("teams.max_population=48000,50000")])
+    variants = sweep_variants(
+        HAMPSHIRE,
+        [
+            parse_set("teams.groupings.3.max_teams=4,5"),
+            parse_set("teams.max_population=48000,50000"),
+        ],
+    )
     assert len(variants) == 4
     groups = [v.scenario.teams.groupings[3] for v in variants]
     assert [g.max_teams for g in groups] == [4, 4, 5, 5]
@@ -98,24 +117,31 @@ def test_bad_values_are_reported_together_naming_key_and_value():
         sweep_variants(STAFFS, [parse_set("teams.max_population=5000,abc,20000")])
     text = str(info.value)
     assert "2 problem(s)" in text
-    assert "--set teams.max_population=5000: teams: Value error, min_population (6,000) must be " \
-           "below max_population (5,000)" in text
-    assert "--set teams.max_population=abc: teams.max_population: Input should be a valid " \
-           "number" in text
+    assert (
+        "--set teams.max_population=5000: teams: Value error, min_population (6,000) must be "
+        "below max_population (5,000)" in text
+    )
+    assert (
+        "--set teams.max_population=abc: teams.max_population: Input should be a valid "
+        "number" in text
+    )
     with pytest.raises(ConfigError, match=r"social_workr.*Input should be 'family_practitioner'"):
-        sweep_variants(STAFFS, [parse_set(
-            "workforce.caseload_target_cases_per_fte.social_workr=14")])
+        sweep_variants(
+            STAFFS, [parse_set("workforce.caseload_target_cases_per_fte.social_workr=14")]
+        )
     with pytest.raises(ConfigError, match=r"names costs\.budget_gbp more than once"):
-        sweep_variants(STAFFS, [parse_set("costs.budget_gbp=1e6"),
-                                parse_set("costs.budget_gbp=2e6")])
+        sweep_variants(
+            STAFFS, [parse_set("costs.budget_gbp=1e6"), parse_set("costs.budget_gbp=2e6")]
+        )
     with pytest.raises(ConfigError, match=r"there is no item 0 \(the list has 0\)"):
         sweep_variants(STAFFS, [parse_set("hubs.localities.0.name=x")])
 
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["sweep", str(STAFFS), "--set", "teams.max_populaton=45000", "--out",
-                 str(out)]) == 2
+    assert (
+        main(["sweep", str(STAFFS), "--set", "teams.max_populaton=45000", "--out", str(out)]) == 2
+    )
     assert "did you mean 'max_population'" in capsys.readouterr().err
     assert main(["compare", str(STAFFS), "--out", str(out)]) == 2
     assert "at least two scenario files" in capsys.readouterr().err
@@ -134,20 +160,26 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
 
 def _plan(teams: str, areas: pd.DataFrame):
     assignment = pd.Series(list(teams), index=areas.area_code)
-    return SimpleNamespace(area_data=SimpleNamespace(areas=areas),
-                           teams=SimpleNamespace(assignment=assignment))
+    return SimpleNamespace(
+        area_data=SimpleNamespace(areas=areas), teams=SimpleNamespace(assignment=assignment)
+    )
 
 
 @pytest.fixture
 def strip():
     """Six areas in a row, 100 residents each except a4 (300)::
 
-        a1 a2 a3 a4 a5 a6
+    a1 a2 a3 a4 a5 a6
     """
-    return pd.DataFrame({
-        "area_code": [f"a{i}" for i in range(1, 7)], "area_name": list("ABCDEF"),
-        "district_name": "D", "residents": [100, 100, 100, 300, 100, 100],
-        "children_0_17": [20, 20, 20, 60, 20, 20]})
+    return pd.DataFrame(
+        {
+            "area_code": [f"a{i}" for i in range(1, 7)],
+            "area_name": list("ABCDEF"),
+            "district_name": "D",
+            "residents": [100, 100, 100, 300, 100, 100],
+            "children_0_17": [20, 20, 20, 60, 20, 20],
+        }
+    )
 
 
 def test_renumbering_alone_is_not_a_change(strip):
@@ -155,8 +187,9 @@ def test_renumbering_alone_is_not_a_change(strip):
     other = _plan("QQQPPP", strip)  # same patches, other names
     changes = team_changes(first, other)
     assert not changes.changed.any()
-    assert match_teams(first.teams.assignment, other.teams.assignment, strip.set_index(
-        "area_code").residents) == {"Q": "X", "P": "Y"}
+    assert match_teams(
+        first.teams.assignment, other.teams.assignment, strip.set_index("area_code").residents
+    ) == {"Q": "X", "P": "Y"}
 
 
 def test_moved_areas_are_counted_after_matching(strip):
@@ -179,8 +212,9 @@ def compared(tmp_path_factory):
     shipped plan breaks, so some areas must change team)."""
     folder = tmp_path_factory.mktemp("compare")
     variant = folder / "staffs_narrow.yaml"
-    variant.write_text(f"extends: {STAFFS}\nname: Staffordshire, narrower band\n"
-                       "teams: {max_population: 9000}\n")
+    variant.write_text(
+        f"extends: {STAFFS}\nname: Staffordshire, narrower band\nteams: {{max_population: 9000}}\n"
+    )
     steps: list[str] = []
     comparison = compare_scenarios([STAFFS, variant], progress=steps.append)
     written = write_compare(comparison, folder / "out", progress=steps.append)
@@ -192,16 +226,33 @@ def test_compare_writes_side_by_side_tables_maps_and_run_folders(compared):
     comparison, out, written, steps = compared
     assert comparison.labels == ["staffordshire", "staffs_narrow"]
     assert sorted(p.name for p in written) == [
-        "changed_areas_staffs_narrow.png", "compare.csv", "compare.xlsx", "staffordshire",
-        "staffs_narrow"]
+        "changed_areas_staffs_narrow.png",
+        "compare.csv",
+        "compare.xlsx",
+        "staffordshire",
+        "staffs_narrow",
+    ]
     assert len(steps) == 2 * (len(STAGES) + 1)
     table = pd.read_csv(out / "compare.csv").set_index("metric")
     assert list(table.columns) == ["section", "staffordshire", "staffs_narrow"]
-    for metric in ["teams", "residents_per_team_min", "residents_per_team_mean",
-                   "residents_per_team_max", "children_0_17_per_team_max", "objective_person_km",
-                   "gap", "hub_mean_distance_km", "hub_p90_distance_km", "fte_social_worker",
-                   "fte_team_manager", "total_fte", "total_cost_gbp", "headroom_gbp",
-                   "areas_changing_team_vs_first", "residents_changing_team_vs_first"]:
+    for metric in [
+        "teams",
+        "residents_per_team_min",
+        "residents_per_team_mean",
+        "residents_per_team_max",
+        "children_0_17_per_team_max",
+        "objective_person_km",
+        "gap",
+        "hub_mean_distance_km",
+        "hub_p90_distance_km",
+        "fte_social_worker",
+        "fte_team_manager",
+        "total_fte",
+        "total_cost_gbp",
+        "headroom_gbp",
+        "areas_changing_team_vs_first",
+        "residents_changing_team_vs_first",
+    ]:
         assert metric in table.index, metric
     first, narrow = (comparison.results[k] for k in comparison.labels)
     assert int(table.at["teams", "staffordshire"]) == len(first.teams.teams)
@@ -219,11 +270,19 @@ def test_compare_writes_side_by_side_tables_maps_and_run_folders(compared):
     assert book["teams"].max_row == len(first.teams.teams) + len(narrow.teams.teams) + 1
     for label in comparison.labels:
         run = out / label
-        for name in ("areas.csv", "teams.csv", "staffing.csv", "manifest.json", "report.html",
-                     "map.html", "teams.png"):
+        for name in (
+            "areas.csv",
+            "teams.csv",
+            "staffing.csv",
+            "manifest.json",
+            "report.html",
+            "map.html",
+            "teams.png",
+        ):
             assert (run / name).is_file(), (label, name)
         assert json.loads((run / "manifest.json").read_text())["teams"] == len(
-            comparison.results[label].teams.teams)
+            comparison.results[label].teams.teams
+        )
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".out-")]  # staging gone
 
 
@@ -232,9 +291,18 @@ def test_sweep_reruns_only_what_changes(tmp_path, capsys):
     """A workforce and cost sweep allocates teams and places hubs once; the CLI writes the table
     and chart and shows progress on stderr."""
     out = tmp_path / "sweep"
-    code = main(["sweep", str(STAFFS), "--set",
-                 "workforce.caseload_target_cases_per_fte.social_worker=14,16", "--set",
-                 "costs.budget_gbp=26e6", "--out", str(out)])
+    code = main(
+        [
+            "sweep",
+            str(STAFFS),
+            "--set",
+            "workforce.caseload_target_cases_per_fte.social_worker=14,16",
+            "--set",
+            "costs.budget_gbp=26e6",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.png", "sweep.xlsx"]

@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 STAFFS = ROOT / "scenarios" / "staffordshire.yaml"
 CHROMIUM = Path(os.environ.get("PLANNING_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -40,8 +46,7 @@ def run_dir(tmp_path_factory):
 
 
 def _data(page: str) -> dict:
-    match = re.search(r'<script id="plan-data" type="application/json">(.*?)</script>', page,
-                      re.S)
+    match = re.search(r'<script id="plan-data" type="application/json">(.*?)</script>', page, re.S)
     assert match
     return json.loads(match.group(1).replace("<\\/", "</"))
 
@@ -58,7 +63,8 @@ def test_map_html_is_one_offline_file_holding_every_area(run_dir):
     props = pd.DataFrame([f["properties"] for f in data["areas"]["features"]])
     assert props.area_code.tolist() == sorted(areas.area_code)
     assert dict(zip(props.area_code, props.team_id, strict=True)) == dict(
-        zip(areas.area_code, areas.team_id, strict=True))
+        zip(areas.area_code, areas.team_id, strict=True)
+    )
     first = data["areas"]["features"][0]["geometry"]["coordinates"]
     while isinstance(first[0], list):
         first = first[0]
@@ -122,8 +128,12 @@ def test_report_html_shows_every_figure_the_csvs_hold(run_dir):
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     parser = _Tables()
     parser.feed(page)
-    for table_id, name in [("teams", "teams.csv"), ("hubs", "hubs.csv"),
-                           ("staffing", "staffing.csv"), ("areas", "areas.csv")]:
+    for table_id, name in [
+        ("teams", "teams.csv"),
+        ("hubs", "hubs.csv"),
+        ("staffing", "staffing.csv"),
+        ("areas", "areas.csv"),
+    ]:
         csv = pd.read_csv(run_dir / name, dtype=str, keep_default_na=False)
         shown = parser.tables[table_id]
         assert len(shown) == len(csv) + 1, name
@@ -132,8 +142,14 @@ def test_report_html_shows_every_figure_the_csvs_hold(run_dir):
             for col, written, cell in zip(csv.columns, row, shown[k], strict=True):
                 assert _same(cell, written), (name, k, col, written, cell)
     # the committee-paper parts: summary, assumptions, solver evidence, embedded figures
-    for heading in ("1. Summary", "2. Team patches", "3. Family hubs", "4. Staffing and costs",
-                    "5. Assumptions", "6. Solver evidence"):
+    for heading in (
+        "1. Summary",
+        "2. Team patches",
+        "3. Family hubs",
+        "4. Staffing and costs",
+        "5. Assumptions",
+        "6. Solver evidence",
+    ):
         assert f">{heading}</h2>" in page
     settings = {row[1]: row[2] for row in parser.tables["assumptions"][1:]}
     assert settings["teams.max_population"] == "12,000"
@@ -166,8 +182,12 @@ def browser(tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 860})
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 860},
+        )
         context.blocked = []
 
         def block(route):
@@ -196,8 +216,9 @@ def test_clicking_an_area_on_map_html_shows_its_team(run_dir, browser, tmp_path)
     # an area whose label point is not under a hub or another shape
     for code in areas.index[::7]:
         x, y = page.evaluate("code => planningMap.screenPoint(code)", code)
-        hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)"
-                            ".getAttribute('data-code')", [x, y])
+        hit = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).getAttribute('data-code')", [x, y]
+        )
         if hit == code:
             break
     else:

@@ -19,10 +19,15 @@ SOLVER = SolverSettings(time_limit_seconds=10, relative_gap=0.0)
 @pytest.fixture(scope="module")
 def plan():
     """Three teams (A, B, C) with default roles and costs, over a budget of £1.5m."""
-    areas = pd.DataFrame({
-        "area_code": ["a1", "a2", "b1", "c1"], "council_code": "E10000001",
-        "residents": [24_000, 16_000, 20_000, 2_000],
-        "children_0_17": [6_000, 4_000, 5_000, 500], "imd_decile": [1, 4, 7, 10]})
+    areas = pd.DataFrame(
+        {
+            "area_code": ["a1", "a2", "b1", "c1"],
+            "council_code": "E10000001",
+            "residents": [24_000, 16_000, 20_000, 2_000],
+            "children_0_17": [6_000, 4_000, 5_000, 500],
+            "imd_decile": [1, 4, 7, 10],
+        }
+    )
     assignment = pd.Series({"a1": "A", "a2": "A", "b1": "B", "c1": "C"})
     rates = Rates.fixed({"E10000001": {"children_in_need": 340, "child_protection_plans": 40}})
     posts = size_workforce(areas, assignment, rates, WorkforceSettings())
@@ -60,8 +65,7 @@ def test_workbook_formulas_recompute_to_csv_totals(plan, tmp_path):
     written = write_staffing(tmp_path, posts, costs, "Three teams", {"seed": 0})
     assert sorted(written) == ["budget_curve.png", "staffing.csv", "staffing.xlsx"]
     csv = pd.read_csv(tmp_path / "staffing.csv")
-    assert list(csv.columns) == ["team_id", "role", "fte", "cases", "caseload_per_fte",
-                                 "cost_gbp"]
+    assert list(csv.columns) == ["team_id", "role", "fte", "cases", "caseload_per_fte", "cost_gbp"]
     assert csv.cost_gbp.sum() == costs.total_gbp
 
     wb = openpyxl.load_workbook(tmp_path / "staffing.xlsx")
@@ -76,7 +80,8 @@ def test_workbook_formulas_recompute_to_csv_totals(plan, tmp_path):
     assert summary["role_cost_gbp"] == pytest.approx(csv.cost_gbp.sum(), abs=1e-6)
     block = {r[0].value: r[1] for r in wb["summary"].iter_rows(min_col=15, max_col=16)}
     assert evaluate(wb["summary"], block["total_cost_gbp"].value) == pytest.approx(
-        csv.cost_gbp.sum())
+        csv.cost_gbp.sum()
+    )
     assert block["budget_position"].value == "over budget"
     assert block["shortfall_gbp"].value == pytest.approx(costs.total_gbp - 1_500_000)
     fit = total_row(wb["within_budget"])

@@ -15,16 +15,19 @@ from planning.workforce import Rates, area_demand, published_rates, size_workfor
 HAMPSHIRE = "E10000014"
 
 
-def make_areas(children: dict[str, float], deciles: dict[str, int] | None = None,
-               council: str = "E10000001") -> pd.DataFrame:
+def make_areas(
+    children: dict[str, float], deciles: dict[str, int] | None = None, council: str = "E10000001"
+) -> pd.DataFrame:
     deciles = deciles or {}
-    return pd.DataFrame({
-        "area_code": list(children),
-        "council_code": council,
-        "residents": [4 * c for c in children.values()],
-        "children_0_17": list(children.values()),
-        "imd_decile": [deciles.get(code, 5) for code in children],
-    })
+    return pd.DataFrame(
+        {
+            "area_code": list(children),
+            "council_code": council,
+            "residents": [4 * c for c in children.values()],
+            "children_0_17": list(children.values()),
+            "imd_decile": [deciles.get(code, 5) for code in children],
+        }
+    )
 
 
 def fte(posts, team: str, role: str) -> float:
@@ -44,8 +47,9 @@ def test_deprivation_spread_keeps_the_council_total():
 
 def test_looked_after_and_early_help_change_family_help_cases():
     areas = make_areas({"E01000001": 10_000})
-    rates = Rates.fixed({"E10000001": {"children_in_need": 300, "child_protection_plans": 40,
-                                       "looked_after": 60}})
+    rates = Rates.fixed(
+        {"E10000001": {"children_in_need": 300, "child_protection_plans": 40, "looked_after": 60}}
+    )
     settings = WorkforceSettings(looked_after_in_family_help=False, early_help_uplift_share=0.5)
     demand = area_demand(areas, rates, settings)
     assert demand.family_help.sum() == pytest.approx((300 - 40 - 60) * 1.5)
@@ -69,8 +73,11 @@ def test_two_teams_exact_posts():
     rates = Rates.fixed({"E10000001": {"children_in_need": 340, "child_protection_plans": 40}})
     settings = WorkforceSettings(
         deprivation_gradient_per_decile=1.0,
-        caseload_target_cases_per_fte={"family_practitioner": 20, "social_worker": 15,
-                                       "lead_child_protection_practitioner": 10},
+        caseload_target_cases_per_fte={
+            "family_practitioner": 20,
+            "social_worker": 15,
+            "lead_child_protection_practitioner": 10,
+        },
     )
     posts = size_workforce(areas, assignment, rates, settings)
     expected = {
@@ -78,8 +85,14 @@ def test_two_teams_exact_posts():
         "B": [3.0, 6.0, 2.0, 2.0, 2.0, 1.5],
         "C": [0.5, 3.0, 0.5, 1.0, 1.0, 0.5],
     }
-    roles = ["family_practitioner", "social_worker", "lead_child_protection_practitioner",
-             "senior_practitioner", "team_manager", "business_support"]
+    roles = [
+        "family_practitioner",
+        "social_worker",
+        "lead_child_protection_practitioner",
+        "senior_practitioner",
+        "team_manager",
+        "business_support",
+    ]
     for team, values in expected.items():
         assert [fte(posts, team, r) for r in roles] == values, team
     a = posts.table[(posts.table.team_id == "A") & (posts.table.role == "social_worker")].iloc[0]
@@ -132,16 +145,21 @@ def test_hampshire_social_work_fte_matches_published_workforce():
     assignment = pd.Series(areas.district_code.to_numpy(), index=areas.area_code)
     rates = published_rates([HAMPSHIRE], resolve_data_dir())
     target = float(rates.table.loc[HAMPSHIRE, "caseload_fte"])
-    settings = WorkforceSettings(caseload_target_cases_per_fte={
-        "family_practitioner": target, "social_worker": target,
-        "lead_child_protection_practitioner": target})
+    settings = WorkforceSettings(
+        caseload_target_cases_per_fte={
+            "family_practitioner": target,
+            "social_worker": target,
+            "lead_child_protection_practitioner": target,
+        }
+    )
     posts = size_workforce(areas, assignment, rates, settings)
     row = posts.comparison.set_index("council_code").loc[HAMPSHIRE]
     assert row.published_implied_fte == pytest.approx(6339 / 16.1)
     assert abs(row.plan_social_work_case_holding_fte / row.published_implied_fte - 1) < 0.10
     # Modelled totals are the published rates times the areas' (mid-2020) children.
     assert row.plan_family_help_cases == pytest.approx(
-        row.family_help_per_10k * row.children_0_17_areas / 10_000)
+        row.family_help_per_10k * row.children_0_17_areas / 10_000
+    )
 
 
 # --------------------------------------------------------------------------- settings
@@ -156,19 +174,28 @@ def write_scenario(tmp_path: Path, extra: str) -> Path:
 @pytest.mark.parametrize("value", [0, -3])
 def test_non_positive_caseload_target_is_a_config_error(tmp_path, value):
     path = write_scenario(
-        tmp_path, f"workforce:\n  caseload_target_cases_per_fte:\n    social_worker: {value}\n"
-        "    family_practitioner: 18\n    lead_child_protection_practitioner: 12\n")
-    with pytest.raises(ConfigError, match=r"workforce\.caseload_target_cases_per_fte\."
-                       r"social_worker: Input should be greater than 0") as err:
+        tmp_path,
+        f"workforce:\n  caseload_target_cases_per_fte:\n    social_worker: {value}\n"
+        "    family_practitioner: 18\n    lead_child_protection_practitioner: 12\n",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"workforce\.caseload_target_cases_per_fte\."
+        r"social_worker: Input should be greater than 0",
+    ) as err:
         load_scenario(path)
     assert err.value.exit_code == 2
 
 
 def test_case_holder_without_target_is_a_config_error(tmp_path):
     path = write_scenario(
-        tmp_path, "workforce:\n  caseload_target_cases_per_fte:\n    social_worker: 15\n")
-    with pytest.raises(ConfigError, match=r"caseload_target_cases_per_fte\.family_practitioner: "
-                       r"family_practitioner holds family_help cases but has no caseload target"):
+        tmp_path, "workforce:\n  caseload_target_cases_per_fte:\n    social_worker: 15\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"caseload_target_cases_per_fte\.family_practitioner: "
+        r"family_practitioner holds family_help cases but has no caseload target",
+    ):
         load_scenario(path)
 
 
