@@ -66,7 +66,7 @@ GROUPING_OF = {"havant": "Havant", "fareham_gosport": "Fareham and Gosport"}
 CHOSEN_COUNTS = {"Havant": 3, "Fareham and Gosport": 4}
 METHODS = ("region_kmeans", "skater", "ward", "spenc", "maxp", "recom")
 LABELS = {
-    "ours": "ours (Hess + cuts, HiGHS)",
+    "ours": "ours (planning.allocate, HiGHS)",
     "region_kmeans": "spopt RegionKMeansHeuristic",
     "skater": "spopt Skater",
     "ward": "spopt WardSpatial",
@@ -610,7 +610,7 @@ def run_instance(
             Row(
                 "ours",
                 score(plan.assignment, wall, "ours"),
-                f"HiGHS status {plan.status}; reported person-km "
+                f"status {plan.status}; reported person-km "
                 f"{plan.objective:,.0f}, bound {plan.bound:,.0f}, gap "
                 f"{plan.gap:.2%}",
                 counts,
@@ -697,7 +697,7 @@ def _ours_at_counts(
         Row(
             "ours_at_maxp",
             replace(mine, gap=_gap(mine.objective, plan.bound)),
-            f"HiGHS status {plan.status}; bound {plan.bound:,.0f}, gap "
+            f"status {plan.status}; bound {plan.bound:,.0f}, gap "
             f"{plan.gap:.2%}; gap column against this bound",
             counts,
         )
@@ -821,7 +821,7 @@ def findings(result: Result) -> list[str]:
     out.append(
         f"- Our plan: {ours.outside_band} teams out of band, {ours.non_contiguous} split; "
         f"person-km {ours.objective:,.0f}, proven within {plan.gap:.2%} of the lower "
-        f"bound {plan.bound:,.0f} (HiGHS status {plan.status})."
+        f"bound {plan.bound:,.0f} (status {plan.status})."
     )
     same = [r for r in anchors if r.counts == ours_row.counts]
     valid = [r for r in same if r.score.valid]
@@ -1092,7 +1092,12 @@ def document(
         "",
         "- **ours**: `allocate_teams` with the scenario's solver settings (HiGHS, "
         "`processes` worker processes, so it may use both cores). Its time limit is the "
-        "scenario's `solver.time_limit_seconds`.",
+        "scenario's `solver.time_limit_seconds`; it stops as soon as its plan is proven within "
+        "`solver.relative_gap` (status `optimal`). Blocks of up to 250 areas (every grouping "
+        "here) are solved with Hess's model, contiguity cuts and an LP/MIP bound; a larger block "
+        "(the children band's 865 areas) gets its plan from star-contiguity models over the "
+        "capacitated assignment's centres and its bound from Lagrangian relaxation, valid for "
+        "every contiguous plan in the band (see the README, 'Large blocks').",
         "- **spopt** `RegionKMeansHeuristic`, `Skater`, `WardSpatial`, `Spenc`: given our team "
         "count (per grouping for nested instances) and, as attributes, the area centroids in km "
         "(easting, northing), so each clusters for geographic compactness, the closest attribute "

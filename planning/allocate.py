@@ -15,6 +15,11 @@ and a,b-separator cuts added only when a solution splits a team (Validi, Buchana
 with the best contiguous plan so far passed back to HiGHS as a warm start. When teams are nested in
 districts or groupings the problem separates exactly by group; the team count per group is then
 chosen by a small exact dynamic programme over the groups' (objective, bound) pairs.
+
+A block of more than ``LARGE_BLOCK_AREAS`` areas is too big for that model on two cores. It gets
+its plan from star-contiguity models (an area joins a centre only after a touching area nearer
+to it: contiguous by construction, a restriction, so plans only) over the centres of the
+capacitated assignment, and its bound from Lagrangian relaxation, which holds for every plan.
 """
 
 from __future__ import annotations
