@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planning.config import CostSettings, SolverSettings, WorkforceSettings, load_scenario
+from planning.config import (
+    ROLES,
+    CostSettings,
+    SolverSettings,
+    WorkforceSettings,
+    load_scenario,
+)
 from planning.costing import (
     _model,
     budget_curve,
@@ -23,17 +29,7 @@ from planning.solve import Mip
 from planning.workforce import Rates, size_workforce
 
 SOLVER = SolverSettings(time_limit_seconds=10, relative_gap=0.0)
-FLAT = {
-    role: 10_000.0
-    for role in (
-        "family_practitioner",
-        "social_worker",
-        "lead_child_protection_practitioner",
-        "senior_practitioner",
-        "team_manager",
-        "business_support",
-    )
-}
+FLAT = dict.fromkeys(ROLES, 10_000.0)
 
 
 def flat_costs(**extra) -> CostSettings:
