@@ -1091,16 +1091,12 @@ def solve_large_block(
         inst, count, allowed, adj, solver, start + 0.6 * (deadline - start), incumbent
     )
     rounds = cuts = 0
-    if best is None:
+    if best is None:  # no star plan: a grown plan, then the restricted MIP with cuts
         bound, values = lagrangian_bound(inst, allowed, count, math.inf, 0.1 * (deadline - start))
-        if not np.isfinite(bound):
-            return BlockResult(
-                inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
-            )
         preferred = np.argsort(values, kind="stable")
         grown = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
         best = improve(grown, inst, adj) if grown is not None else None
-        for width in (3, 2, 1):
+        for width in (3, 2, 1) if np.isfinite(bound) else ():
             if best is not None:
                 break
             centres = np.zeros(n, dtype=bool)
@@ -1111,31 +1107,22 @@ def solve_large_block(
             stop = min(deadline, time.perf_counter() + 0.5 * (deadline - time.perf_counter()))
             _, best, _, r = model.solve(stop, gap_target, None, math.inf)
             rounds, cuts = rounds + r, cuts + model.cuts
-    objective = plan_cost(best, inst) if best is not None else math.inf
+    objective = plan_cost(best, inst) if best is not None else None
     bound, _ = lagrangian_bound(
-        inst, allowed, count, objective, max(1.0, deadline - time.perf_counter())
+        inst,
+        allowed,
+        count,
+        math.inf if objective is None else objective,
+        max(1.0, deadline - time.perf_counter()),
     )
-    if not np.isfinite(bound) and best is None:
-        return BlockResult(
-            inst.name, count, "infeasible", None, None, None, time.perf_counter() - start, 0, 0
-        )
-    if best is None:
-        return BlockResult(
-            inst.name,
-            count,
-            "time_limit",
-            None,
-            bound,
-            None,
-            time.perf_counter() - start,
-            rounds,
-            cuts,
-        )
+    seconds = time.perf_counter() - start
+    if objective is None:
+        status = "time_limit" if np.isfinite(bound) else "infeasible"
+        bound = bound if np.isfinite(bound) else None
+        return BlockResult(inst.name, count, status, None, bound, None, seconds, rounds, cuts)
     bound = min(bound, objective)
     status = "optimal" if relative_gap(objective, bound) <= gap_target + 1e-12 else "time_limit"
-    return BlockResult(
-        inst.name, count, status, objective, bound, best, time.perf_counter() - start, rounds, cuts
-    )
+    return BlockResult(inst.name, count, status, objective, bound, best, seconds, rounds, cuts)
 
 
 # --------------------------------------------------------------------------- the block model

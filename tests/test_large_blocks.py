@@ -180,3 +180,13 @@ def test_large_block_path_finds_the_t_shapes():
     res = solve_large_block(inst, 4, SOLVER, time.perf_counter() + 30, 0.0)
     assert res.objective == pytest.approx(12.0)
     assert res.bound <= 12.0 + 1e-9 and math.isfinite(res.bound)
+
+
+def test_large_block_path_reports_a_band_no_team_can_reach_as_infeasible():
+    areas, geo = grid("AAAA\nAAAA")  # 8 people; no team can hold the 10 the band asks
+    settings = TeamSettings(min_population=10, max_population=12, total_teams=1)
+    block = Block("small", np.arange(8), (1,), 8.0)
+    inst = block_instance(geo, areas.residents.to_numpy(float), block, settings)
+    res = solve_large_block(inst, 1, SOLVER, time.perf_counter() + 10, 0.0)
+    assert res.status == "infeasible"
+    assert res.objective is None and res.centres is None and res.bound is None
