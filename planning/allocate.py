@@ -1337,6 +1337,11 @@ def solve_block_count(
     if best is not None:
         best = improve(best, inst, adj)
         first_look = incumbent is None
+        if first_look and count >= 2 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
+            stop = time.perf_counter() + min(5.0, 0.2 * (deadline - time.perf_counter()))
+            star = star_search(inst, count, allowed, adj, solver, stop, None)
+            if star is not None and plan_cost(star, inst) < plan_cost(best, inst):
+                best = star
         if first_look and count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
             stop = time.perf_counter() + (0.3 if exact else 0.8) * (deadline - time.perf_counter())
             best = resplit_pairs(best, inst, adj, solver, stop)
