@@ -416,6 +416,15 @@ def _medoid(members: np.ndarray, inst: BlockInstance) -> tuple[int, float]:
     return int(members[k]), float(costs[k])
 
 
+def _medoids(labels: np.ndarray, inst: BlockInstance) -> np.ndarray:
+    """Each area's team relabelled by the team's best centre."""
+    out = np.empty_like(labels)
+    for t in np.unique(labels):
+        members = np.flatnonzero(labels == t)
+        out[members] = _medoid(members, inst)[0]
+    return out
+
+
 def grow_plan(seeds: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
     """A contiguous plan grown from seed areas, then balanced into the band (None if it cannot be).
 
@@ -536,11 +545,7 @@ def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
                     pops[b] += w
                     improved = True
                     break
-    # relabel every team by its best centre
-    out = np.empty_like(team)
-    for m in members.values():
-        out[m] = _medoid(m, inst)[0]
-    return out
+    return _medoids(team, inst)  # every team relabelled by its best centre
 
 
 # --------------------------------------------------------------------------- LP bound
@@ -780,17 +785,24 @@ class StarModel:
     mip: ArrayMip
 
 
+def _star_steps(
+    inst: BlockInstance, geo: np.ndarray, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every touching pair both ways as (tails, heads), and nearer[e, c]: edge e's head is
+    nearer candidate c's centre than its tail (so the head may carry the tail to it)."""
+    tails = np.r_[inst.edges[:, 0], inst.edges[:, 1]]
+    heads = np.r_[inst.edges[:, 1], inst.edges[:, 0]]
+    return tails, heads, geo[np.ix_(heads, centres)] < geo[np.ix_(tails, centres)]
+
+
 def star_columns(
-    inst: BlockInstance, geo: np.ndarray, centres: np.ndarray, mask: np.ndarray
+    tails: np.ndarray, heads: np.ndarray, nearer: np.ndarray, centres: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
     """``mask`` (n, k) narrowed to the areas with a chain of touching areas, each nearer the
     centre and each allowed, that ends at the centre."""
     n, k = mask.shape
     own = np.zeros((n, k), dtype=bool)
     own[centres, np.arange(k)] = True
-    tails = np.r_[inst.edges[:, 0], inst.edges[:, 1]]
-    heads = np.r_[inst.edges[:, 1], inst.edges[:, 0]]  # a head may carry its tail to the centre
-    nearer = geo[np.ix_(heads, centres)] < geo[np.ix_(tails, centres)]
     into = csr_matrix((np.ones(len(tails)), (tails, np.arange(len(tails)))), shape=(n, len(tails)))
     ok = mask | own
     while True:
@@ -812,7 +824,8 @@ def star_model(
     """The star-contiguous model over candidate ``centres`` with ``count`` of them open; area i
     may join candidate c only where ``mask[i, c]``."""
     n, k = mask.shape
-    ok = star_columns(inst, geo, centres, mask)
+    tails, heads, nearer = _star_steps(inst, geo, centres)
+    ok = star_columns(tails, heads, nearer, centres, mask)
     area, column = np.nonzero(ok)
     nv = len(area)
     var = -np.ones((n, k), dtype=int)
@@ -847,11 +860,7 @@ def star_model(
     star_row = -np.ones(nv, dtype=int)
     star_row[member] = r + m + np.arange(m)
     block(r + m + np.arange(m), member, np.ones(m))
-    tails = np.r_[inst.edges[:, 0], inst.edges[:, 1]]
-    heads = np.r_[inst.edges[:, 1], inst.edges[:, 0]]
-    e, c = np.nonzero(
-        ok[tails] & ok[heads] & (geo[np.ix_(heads, centres)] < geo[np.ix_(tails, centres)])
-    )
+    e, c = np.nonzero(ok[tails] & ok[heads] & nearer)
     tail_var = var[tails[e], c]
     keep = star_row[tail_var] >= 0
     block(star_row[tail_var[keep]], var[heads[e[keep]], c[keep]], -np.full(keep.sum(), 1.0))
@@ -892,15 +901,6 @@ def star_plan(
     chosen = res.values > 0.5
     plan[model.area[chosen]] = model.centres[model.column[chosen]]
     return plan
-
-
-def _medoids(labels: np.ndarray, inst: BlockInstance) -> np.ndarray:
-    """Each area's team relabelled by the team's best centre."""
-    out = np.empty_like(labels)
-    for t in np.unique(labels):
-        members = np.flatnonzero(labels == t)
-        out[members] = _medoid(members, inst)[0]
-    return out
 
 
 def capacitated_centres(
@@ -949,9 +949,9 @@ def star_search(
         starts = [np.unique(best)]
     else:
         firsts = spread_seeds(4, inst, np.argsort(inst.cost.sum(axis=0), kind="stable"))
-        found = [capacitated_centres(inst, count, f, solver) for f in firsts]
-        found = sorted((v, tuple(c)) for r in found if r is not None for c, v in [r])
-        starts = [np.array(c) for _, c in dict.fromkeys(found)]
+        found = (capacitated_centres(inst, count, f, solver) for f in firsts)
+        ranked = sorted((value, tuple(c)) for c, value in filter(None, found))
+        starts = [np.array(c) for c in dict.fromkeys(c for _, c in ranked)]  # cheapest LP first
     for centres in starts:
         tried: set[tuple] = set()
         gap = 0.5 * solver.relative_gap  # quick first; tighter once the centres settle
@@ -1082,7 +1082,10 @@ def solve_large_block(
 ) -> BlockResult:
     """A large block: a plan from star models over the capacitated assignment's centres
     (falling back to a grown plan, then to the restricted MIP with cuts), with a Lagrangian
-    bound that holds for the whole model (every centre, every area, contiguity aside)."""
+    bound that holds for the whole model (every centre, every area, contiguity aside).
+
+    Same signature as ``solve_block_count`` (``_solve_task`` picks one by block size); ``lp``
+    and ``exact`` are not used here."""
     start = time.perf_counter()
     n = len(inst.weights)
     allowed = allowed_columns(inst)

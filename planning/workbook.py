@@ -30,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planning.costing import Costs
-from planning.workforce import ROLE_NAMES, Posts
+from planning.workforce import POST_COLUMNS, ROLE_NAMES, Posts
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +123,7 @@ def _post_formats() -> dict[str, str]:
     }
 
 
-POST_SHEET_COLUMNS = [
-    "team_id",
-    "role",
-    "fte",
-    "cases",
-    "caseload_per_fte",
-    "target_caseload",
-    "caseload_pressure",
-    "unit_cost_gbp",
-    "cost_gbp",
-]
+POST_SHEET_COLUMNS = [*POST_COLUMNS, "unit_cost_gbp", "cost_gbp"]
 
 
 def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
