@@ -246,41 +246,6 @@ class ArrayMip:
         return _run_mip(self.highs, 0.0, time_limit, relative_gap_target, warm_start, None)
 
 
-def assignment_lp(
-    cost: np.ndarray, weights: np.ndarray, low: float, high: float, *, threads: int = 1
-) -> tuple[np.ndarray, float] | None:
-    """LP of the capacitated assignment: each row i spread over the columns j of ``cost``
-    (n, k) at least cost, every column's weighted total within [low, high]. Returns the
-    fractional x (n, k) and its cost, or None when no assignment fits."""
-    n, k = cost.shape
-    h = _highs(threads, 0)
-    h.setOptionValue("solver", "simplex")
-    # column (i, j) sits in row i (one team each) and row n + j (the band of team j)
-    index = np.column_stack([np.repeat(np.arange(n), k), n + np.tile(np.arange(k), n)]).ravel()
-    value = np.column_stack([np.ones(n * k), np.repeat(weights, k)]).ravel()
-    start = np.arange(0, 2 * n * k, 2)
-    lower = np.r_[np.ones(n), np.full(k, low)]
-    upper = np.r_[np.ones(n), np.full(k, high)]
-    h.addRows(
-        n + k, lower, upper, 0, np.array([], np.int32), np.array([], np.int32), np.array([], float)
-    )
-    h.addCols(
-        n * k,
-        cost.ravel().astype(float),
-        np.zeros(n * k),
-        np.ones(n * k),
-        len(index),
-        start.astype(np.int32),
-        index.astype(np.int32),
-        value.astype(float),
-    )
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    x = np.array(h.getSolution().col_value).reshape(n, k)
-    return x, float(h.getInfo().objective_function_value)
-
-
 @dataclass(frozen=True)
 class LpSolution:
     """An optimal LP solution with its duals (HiGHS convention: col_dual = c - A^T row_dual)."""
@@ -372,3 +337,25 @@ class IncrementalLp:
             row_dual=np.array(sol.row_dual),
             col_dual=np.array(sol.col_dual),
         )
+
+
+def assignment_lp(
+    cost: np.ndarray, weights: np.ndarray, low: float, high: float, *, threads: int = 1
+) -> tuple[np.ndarray, float] | None:
+    """LP of the capacitated assignment: each row i spread over the columns j of ``cost``
+    (n, k) at least cost, every column's weighted total within [low, high]. Returns the
+    fractional x (n, k) and its cost, or None when no assignment fits."""
+    n, k = cost.shape
+    lp = IncrementalLp(
+        np.r_[np.ones(n), np.full(k, low)], np.r_[np.ones(n), np.full(k, high)], threads=threads
+    )
+    # column (i, j) sits in row i (one team each) and row n + j (the band of team j)
+    lp.add_columns(
+        cost.ravel(),
+        np.ones(n * k),
+        np.arange(0, 2 * n * k, 2),
+        np.column_stack([np.repeat(np.arange(n), k), n + np.tile(np.arange(k), n)]).ravel(),
+        np.column_stack([np.ones(n * k), np.repeat(weights, k)]).ravel(),
+    )
+    sol = lp.solve()
+    return None if sol is None else (sol.x.reshape(n, k), sol.objective)
