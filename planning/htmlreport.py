@@ -22,6 +22,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 from planning.config import Scenario, _model_of
+from planning.rounding import gbp_text
+from planning.workbook import cost_figures, role_costs
 from planning.workforce import ROLE_NAMES
 
 log = logging.getLogger(__name__)
@@ -175,8 +177,12 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def _gbp(value: float | None) -> str:
-    return "n/a" if value is None else f"£{value:,.0f}"
+    return gbp_text(value)
 
 
 def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
@@ -208,11 +214,12 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
             "travel distances and the share of children within the target."
         )
     fit = costs.within_budget
+    shown = cost_figures(costs)
     budget = {
-        "within budget": f"This is within the budget of {_gbp(costs.budget_gbp)}, leaving "
-        f"{_gbp(costs.headroom_gbp)} headroom.",
-        "over budget": f"This is <b>over the budget of {_gbp(costs.budget_gbp)} by "
-        f"{_gbp(costs.shortfall_gbp)}</b>; within the budget the worst caseload "
+        "within budget": f"This is within the budget of {_gbp(shown['budget_gbp'])}, leaving "
+        f"{_gbp(shown['headroom_gbp'])} headroom.",
+        "over budget": f"This is <b>over the budget of {_gbp(shown['budget_gbp'])} by "
+        f"{_gbp(shown['shortfall_gbp'])}</b>; within the budget the worst caseload "
         f"would be {fit.worst_caseload_pressure:.2f} times its target"
         if fit is not None
         else "",
@@ -221,7 +228,7 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
     text.append(
         f"Sized to the caseload targets, the teams need {posts.total_fte:,.1f} FTE "
         f"({costs.summary()['case_holding_fte']:,.1f} holding cases) at a cost of "
-        f"{_gbp(costs.total_gbp)} a year. {budget}"
+        f"{_gbp(shown['total_cost_gbp'])} a year. {budget}"
     )
     key = [
         ("areas", len(areas)),
@@ -233,8 +240,8 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         ("allocation bound (person-km)", round(teams.bound, 1)),
         ("allocation gap", _pct(teams.gap, 3)),
         ("total FTE", posts.total_fte),
-        ("total cost a year", _gbp(costs.total_gbp)),
-        ("budget", _gbp(costs.budget_gbp)),
+        ("total cost a year", _gbp(shown["total_cost_gbp"])),
+        ("budget", _gbp(shown["budget_gbp"])),
         ("budget position", costs.position),
     ]
     return "".join(f"<p>{t}</p>" for t in text), pd.DataFrame(key, columns=["measure", "value"])
@@ -358,7 +365,7 @@ def report_html(result, folder: Path | str) -> str:
 
     costs, posts = result.costs, result.posts
     staffing_csv = _csv(folder, "staffing.csv")
-    by_role = costs.by_role.assign(role=costs.by_role["role"].map(ROLE_NAMES))
+    by_role = role_costs(costs)
     text = (
         "<p>Posts are sized from each team's Family Help and child protection cases and the "
         "caseload targets in section 5; managers, senior practitioners and business support "
@@ -367,13 +374,30 @@ def report_html(result, folder: Path | str) -> str:
         "rows for finance to re-sort.</p>"
     )
     text += table_html(by_role, "Table #: FTE and cost by role", table_id="by-role")
-    summary = costs.summary()
-    budget_rows = [(k, v) for k, v in summary.items() if k != "within_budget"]
-    if summary["within_budget"]:
-        budget_rows += [(f"within budget: {k}", v) for k, v in summary["within_budget"].items()]
-    budget_rows = [
-        (words(k), _gbp(v) if k.endswith("_gbp") and v is not None else v) for k, v in budget_rows
+    summary, shown = costs.summary(), cost_figures(costs)
+    budget_rows: list[tuple[str, Any]] = [
+        ("total cost a year", _gbp(shown["total_cost_gbp"])),
+        ("total FTE", summary["total_fte"]),
+        ("case-holding FTE", summary["case_holding_fte"]),
+        ("budget", _gbp(shown["budget_gbp"])),
+        ("budget position", shown["budget_position"]),
+        ("headroom", _gbp(shown["headroom_gbp"])),
+        ("shortfall", _gbp(shown["shortfall_gbp"])),
+        ("minimum staffable cost a year", _gbp(shown["minimum_staffable_cost_gbp"])),
     ]
+    fit = summary["within_budget"]
+    if fit:
+        budget_rows += [
+            ("within budget: cost a year", _gbp(shown["within_budget_cost_gbp"])),
+            ("within budget: FTE", fit["fte"]),
+            ("within budget: worst caseload pressure", round(fit["worst_caseload_pressure"], 3)),
+            ("within budget: pressure bound", _round(fit["pressure_bound"], 3)),
+            ("within budget: solver status", fit["status"]),
+            ("within budget: objective (worst coverage)", _round(fit["objective"], 4)),
+            ("within budget: bound (worst coverage)", _round(fit["bound"], 4)),
+            ("within budget: gap", _pct(fit["gap"])),
+            ("within budget: seconds", fit["seconds"]),
+        ]
     text += table_html(
         pd.DataFrame(budget_rows, columns=["measure", "value"]),
         "Table #: cost and budget position",

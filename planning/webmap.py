@@ -78,11 +78,13 @@ def _label_points(frame: gpd.GeoDataFrame) -> list[list[float]]:
 
 def _team_totals(result) -> dict[str, dict[str, Any]]:
     from planning.maps import team_colour
+    from planning.workbook import team_costs
 
     teams = result.teams.teams.set_index("team_id")
     basis = result.scenario.teams.population_basis
     posts = result.posts.teams.set_index("team_id")
     cost = result.costs.by_team.set_index("team_id")
+    pounds = team_costs(result.costs.table)
     out = {}
     for team_id, row in teams.iterrows():
         entry = {
@@ -98,7 +100,7 @@ def _team_totals(result) -> dict[str, dict[str, Any]]:
             ),
             "case_holding_fte": _plain(float(posts.at[team_id, "case_holding_fte"])),
             "total_fte": _plain(float(cost.at[team_id, "fte"])),
-            "cost_gbp": round(float(cost.at[team_id, "cost_gbp"])),
+            "cost_gbp": int(pounds.at[team_id]),
         }
         if basis not in ("residents", "children_0_17"):
             entry[basis] = int(row[basis])

@@ -25,11 +25,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planning.costing import Costs
+from planning.rounding import largest_remainder, whole
 from planning.workforce import POST_COLUMNS, ROLE_NAMES, Posts
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = ["team_id", "role", "fte", "cases", "caseload_per_fte", "cost_gbp"]
 FIXED_TIME = dt.datetime(2000, 1, 1)
 GBP = '"£"#,##0'
+PERCENT = "0.00%"
 FORMATS = {
     "gbp": GBP,
     "fte": "0.0",
@@ -47,10 +49,55 @@ FORMATS = {
     "rate": "0.0",
     "share": "0.000",
 }
+#: Column headings as a reader sees them; a column not listed gets its name in words.
+HEADINGS = {
+    "team_id": "Team",
+    "role": "Role",
+    "fte": "FTE",
+    "cases": "Cases",
+    "caseload_per_fte": "Caseload per FTE",
+    "target_caseload": "Target caseload per FTE",
+    "caseload_pressure": "Caseload pressure (caseload / target)",
+    "unit_cost_gbp": "Cost per FTE (£ a year)",
+    "cost_gbp": "Cost (£ a year)",
+    "areas": "Areas",
+    "children_0_17": "Children 0-17",
+    "family_help_cases": "Family Help cases",
+    "child_protection_cases": "Child protection cases",
+    "case_holding_fte": "Case-holding FTE",
+    "total_fte": "Total FTE",
+    "worst_caseload_pressure": "Worst caseload pressure",
+    "budget_gbp": "Budget (£ a year)",
+    "worst_caseload_per_fte": "Worst caseload per FTE",
+    "worst_role": "Role with the worst pressure",
+    "pressure_bound": "Pressure bound (best possible)",
+    "status": "Solver status",
+    "gap": "Gap",
+    "section": "Section",
+    "setting": "Setting",
+    "value": "Value",
+    "item": "Item",
+}
+#: Sheets with more columns than this print landscape.
+PORTRAIT_COLUMNS = 5
+
+
+def heading(name: str) -> str:
+    """A column name for readers: cost_gbp -> 'Cost (£ a year)', children_0_19 -> 'Children
+    0-19'."""
+    if name in HEADINGS:
+        return HEADINGS[name]
+    text = re.sub(r"(\d+)_(\d+)", r"\1-\2", name)
+    text = re.sub(r"_gbp$", " (£)", text).replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def staffing_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of staffing.csv (and the workbook's teams sheet): display role names, rounded."""
+    """Rows of staffing.csv (and the workbook's teams sheet): display role names, rounded.
+
+    Costs are whole pounds by largest remainder, so the rows add up exactly to the plan's total
+    in whole pounds (``rounding.whole`` of the exact total), the same figure the report shows.
+    """
     out = table.copy()
     out["role"] = out["role"].map(ROLE_NAMES).fillna(out["role"])
     out["fte"] = out["fte"].astype(float)
@@ -58,7 +105,45 @@ def staffing_rows(table: pd.DataFrame) -> pd.DataFrame:
     out["caseload_per_fte"] = out["caseload_per_fte"].astype(float).round(2)
     out["target_caseload"] = out["target_caseload"].astype(float).round(2)
     out["caseload_pressure"] = out["caseload_pressure"].astype(float).round(3)
+    if "cost_gbp" in out:
+        out["cost_gbp"] = largest_remainder(out["cost_gbp"].to_numpy(float))
+    if "unit_cost_gbp" in out:
+        out["unit_cost_gbp"] = [whole(v) for v in out["unit_cost_gbp"]]
     return out.reset_index(drop=True)
+
+
+def team_costs(table: pd.DataFrame) -> pd.Series:
+    """Whole-pound cost per team: the sum of its rounded rows (adds up to the shown total)."""
+    return staffing_rows(table).groupby("team_id")["cost_gbp"].sum()
+
+
+def role_costs(costs: Costs) -> pd.DataFrame:
+    """FTE and whole-pound cost per role (display names, plan order), from the rounded rows."""
+    rows = staffing_rows(costs.table)
+    sums = rows.groupby("role", sort=False)[["fte", "cost_gbp"]].sum()
+    order = [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]]
+    return sums.reindex(order).rename_axis("role").reset_index()
+
+
+def cost_figures(costs: Costs) -> dict[str, Any]:
+    """The headline money figures in whole pounds, each derived the same way everywhere.
+
+    Headroom and shortfall are differences of the shown (rounded) budget and total, so the three
+    figures a reader sees always add up.
+    """
+    total = int(staffing_rows(costs.table)["cost_gbp"].sum())
+    budget = None if costs.budget_gbp is None else whole(costs.budget_gbp)
+    fit = costs.within_budget
+    fit_cost = None if fit is None else int(staffing_rows(fit.table)["cost_gbp"].sum())
+    return {
+        "total_cost_gbp": total,
+        "budget_gbp": budget,
+        "budget_position": costs.position,
+        "headroom_gbp": None if costs.headroom_gbp is None or budget is None else budget - total,
+        "shortfall_gbp": None if costs.shortfall_gbp is None or budget is None else total - budget,
+        "minimum_staffable_cost_gbp": whole(costs.minimum_gbp),
+        "within_budget_cost_gbp": fit_cost,
+    }
 
 
 # --------------------------------------------------------------------------- sheets
@@ -77,38 +162,63 @@ def _table(
     frame: pd.DataFrame,
     formats: dict[str, str],
     *,
-    col: int = 1,
+    row: int = 1,
+    title: str | None = None,
     totals: dict[str, str] | None = None,
     widths: dict[str, float] | None = None,
-) -> int:
-    """Write a header and rows from row 1 at column ``col``; a 'Total' row with formulas
-    (``totals``: column -> SUM or MAX). Returns the total row's number (or the last row)."""
+) -> tuple[int, int]:
+    """Write an optional bold title, a header of human headings and rows from ``row``; then a
+    'Total' row with formulas (``totals``: column -> SUM or MAX). Returns the header row's
+    number and the total row's (or the last row's)."""
     bold = Font(bold=True)
-    for j, name in enumerate(frame.columns):
-        cell = ws.cell(row=1, column=col + j, value=name)
-        cell.font = bold
-        width = (widths or {}).get(name, max(12.0, len(name) + 2.0))
-        ws.column_dimensions[get_column_letter(col + j)].width = width
-    for i, row in enumerate(frame.itertuples(index=False), start=2):
+    if title:
+        ws.cell(row=row, column=1, value=title).font = Font(bold=True, size=12)
+        row += 1
+    header = row
+    for j, name in enumerate(frame.columns, start=1):
+        text = heading(str(name))
+        ws.cell(row=header, column=j, value=text).font = bold
+        letter = get_column_letter(j)
+        width = (widths or {}).get(name, min(max(10.0, len(text) + 2.0), 30.0))
+        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, width)
+    for i, values in enumerate(frame.itertuples(index=False), start=header + 1):
         for j, name in enumerate(frame.columns):
-            cell = ws.cell(row=i, column=col + j, value=_cell_value(row[j]))
+            cell = ws.cell(row=i, column=1 + j, value=_cell_value(values[j]))
             if name in formats:
                 cell.number_format = formats[name]
-    last = len(frame) + 1
+    last = header + len(frame)
     if not totals:
-        return last
+        return header, last
     total_row = last + 1
-    ws.cell(row=total_row, column=col, value="Total").font = bold
-    for j, name in enumerate(frame.columns):
+    ws.cell(row=total_row, column=1, value="Total").font = bold
+    for j, name in enumerate(frame.columns, start=1):
         if name in totals:
-            letter = get_column_letter(col + j)
+            letter = get_column_letter(j)
             cell = ws.cell(
-                row=total_row, column=col + j, value=f"={totals[name]}({letter}2:{letter}{last})"
+                row=total_row,
+                column=j,
+                value=f"={totals[name]}({letter}{header + 1}:{letter}{last})",
             )
             cell.font = bold
             if name in formats:
                 cell.number_format = formats[name]
-    return total_row
+    return header, total_row
+
+
+def _print_setup(ws: Worksheet, header_row: int | None = 1) -> None:
+    """A4, fitted to the page width, landscape when wide; header row repeated on every page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    wide = (ws.max_column or 1) > PORTRAIT_COLUMNS
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if wide else ws.ORIENTATION_PORTRAIT
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    if header_row is not None:
+        ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddFooter.center.text = "&A: page &P of &N"
 
 
 def _post_formats() -> dict[str, str]:
@@ -133,13 +243,15 @@ def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
         rows,
         _post_formats(),
         totals={"fte": "SUM", "cases": "SUM", "cost_gbp": "SUM"},
-        widths={"role": 34.0, "team_id": 16.0},
+        widths={"role": 34.0, "team_id": 10.0},
     )
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(rows.columns))}{len(rows) + 1}"
+    _print_setup(ws)
 
 
 def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str) -> None:
+    """Key figures, then cost by role, then one row per team: stacked, one table under another."""
     rows = staffing_rows(costs.table)
     teams = posts.teams.set_index("team_id")
     per_team = pd.DataFrame(
@@ -155,7 +267,7 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
             "worst_caseload_pressure": teams["worst_caseload_pressure"].round(3).to_numpy(),
         }
     )
-    formats = {
+    team_formats = {
         "children_0_17": FORMATS["count"],
         "family_help_cases": FORMATS["cases"],
         "child_protection_cases": FORMATS["cases"],
@@ -164,6 +276,42 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         "cost_gbp": GBP,
         "worst_caseload_pressure": FORMATS["pressure"],
     }
+    by_role = role_costs(costs)
+    figures = cost_figures(costs)
+    fit = costs.within_budget
+    ws.cell(row=1, column=1, value=f"Staffing: {scenario_name}").font = Font(bold=True, size=14)
+
+    block: list[tuple[str, Any, str | None]] = [
+        ("Scenario", scenario_name, None),
+        ("Rates year", posts.rates.year, "0"),
+        ("Total cost (£ a year)", None, GBP),  # a formula: the team table's total, below
+        ("Budget (£ a year)", figures["budget_gbp"], GBP),
+        ("Budget position", costs.position, None),
+        ("Headroom (£)", figures["headroom_gbp"], GBP),
+        ("Shortfall (£)", figures["shortfall_gbp"], GBP),
+        ("Minimum staffable cost (£ a year)", figures["minimum_staffable_cost_gbp"], GBP),
+        ("Within budget: cost (£ a year)", figures["within_budget_cost_gbp"], GBP),
+        ("Within budget: FTE", float(fit.table["fte"].sum()) if fit else None, FORMATS["fte"]),
+        (
+            "Within budget: worst caseload pressure",
+            round(fit.worst_caseload_pressure, 3) if fit else None,
+            FORMATS["pressure"],
+        ),
+    ]
+    key = pd.DataFrame([(k, v) for k, v, _ in block], columns=["item", "value"])
+    header, last = _table(ws, key, {}, row=3, title="Key figures")
+    for i, (_, _, fmt) in enumerate(block, start=header + 1):
+        ws.cell(row=i, column=2).alignment = Alignment(horizontal="right")
+        if fmt:
+            ws.cell(row=i, column=2).number_format = fmt
+    _, role_total = _table(
+        ws,
+        by_role,
+        {"fte": FORMATS["fte"], "cost_gbp": GBP},
+        row=last + 2,
+        title="FTE and cost by role",
+        totals={"fte": "SUM", "cost_gbp": "SUM"},
+    )
     sums = {
         c: "SUM"
         for c in [
@@ -176,62 +324,19 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
             "cost_gbp",
         ]
     }
-    total_row = _table(
+    _, team_total = _table(
         ws,
         per_team,
-        formats,
+        team_formats,
+        row=role_total + 2,
+        title="Teams",
         totals={**sums, "worst_caseload_pressure": "MAX"},
-        widths={"team_id": 16.0},
     )
-
-    role_col = len(per_team.columns) + 2
-    by_role = pd.DataFrame(
-        {
-            "role": [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]],
-            "role_fte": costs.by_role["fte"].to_numpy(),
-            "role_cost_gbp": costs.by_role["cost_gbp"].to_numpy(),
-        }
-    )
-    _table(
-        ws,
-        by_role,
-        {"role_fte": FORMATS["fte"], "role_cost_gbp": GBP},
-        col=role_col,
-        totals={"role_fte": "SUM", "role_cost_gbp": "SUM"},
-        widths={"role": 34.0},
-    )
-
-    key_col = role_col + len(by_role.columns) + 1
     cost_letter = get_column_letter(per_team.columns.get_loc("cost_gbp") + 1)
-    fit = costs.within_budget
-    block: list[tuple[str, Any, str | None]] = [
-        ("scenario", scenario_name, None),
-        ("rates_year", posts.rates.year, None),
-        ("total_cost_gbp", f"=SUM({cost_letter}2:{cost_letter}{total_row - 1})", GBP),
-        ("budget_gbp", costs.budget_gbp, GBP),
-        ("budget_position", costs.position, None),
-        ("headroom_gbp", costs.headroom_gbp, GBP),
-        ("shortfall_gbp", costs.shortfall_gbp, GBP),
-        ("minimum_staffable_cost_gbp", costs.minimum_gbp, GBP),
-        ("within_budget_cost_gbp", fit.cost_gbp if fit else None, GBP),
-        ("within_budget_fte", float(fit.table["fte"].sum()) if fit else None, FORMATS["fte"]),
-        (
-            "within_budget_worst_caseload_pressure",
-            round(fit.worst_caseload_pressure, 3) if fit else None,
-            FORMATS["pressure"],
-        ),
-    ]
-    bold = Font(bold=True)
-    ws.cell(row=1, column=key_col, value="item").font = bold
-    ws.cell(row=1, column=key_col + 1, value="value").font = bold
-    ws.column_dimensions[get_column_letter(key_col)].width = 40.0
-    ws.column_dimensions[get_column_letter(key_col + 1)].width = 22.0
-    for i, (key, value, fmt) in enumerate(block, start=2):
-        ws.cell(row=i, column=key_col, value=key)
-        cell = ws.cell(row=i, column=key_col + 1, value=_cell_value(value))
-        if fmt:
-            cell.number_format = fmt
-    ws.freeze_panes = "A2"
+    ws.cell(row=header + 3, column=2, value=f"={cost_letter}{team_total}")
+    ws.column_dimensions["A"].width = 40.0
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 22.0)
+    _print_setup(ws, header_row=None)
 
 
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
@@ -269,7 +374,11 @@ def _assumptions_sheet(ws: Worksheet, posts: Posts, costs: Costs) -> None:
         columns=["section", "setting", "value"],
     )
     _table(ws, frame, {}, widths={"section": 24.0, "setting": 52.0, "value": 24.0})
+    for i, (_, name, _) in enumerate(rows, start=2):
+        if name.endswith("year"):
+            ws.cell(row=i, column=3).number_format = "0"
     ws.freeze_panes = "A2"
+    _print_setup(ws)
 
 
 def _run_info_sheet(
@@ -277,27 +386,36 @@ def _run_info_sheet(
 ) -> None:
     items: list[tuple[str, Any]] = [("scenario", scenario_name)]
     for key in sorted(run_info):
-        items += _flatten(key, run_info[key])
+        if key != "scenario":
+            items += _flatten(key, run_info[key])
     fit = costs.within_budget
     if fit is not None:
         items += [
-            ("budget_programme.status", fit.status),
-            ("budget_programme.objective_worst_coverage", fit.objective),
-            ("budget_programme.bound_worst_coverage", fit.bound),
-            ("budget_programme.gap", fit.gap),
-            ("budget_programme.pressure_bound", fit.pressure_bound),
+            ("budget programme: status", fit.status),
+            ("budget programme: objective (worst coverage)", fit.objective),
+            ("budget programme: bound (worst coverage)", fit.bound),
+            ("budget programme: gap", fit.gap),
+            ("budget programme: pressure bound", fit.pressure_bound),
         ]
     frame = pd.DataFrame(
         [(k, v if isinstance(v, int | float | str) or v is None else str(v)) for k, v in items],
         columns=["item", "value"],
     )
     _table(ws, frame, {}, widths={"item": 48.0, "value": 60.0})
+    for i, (key, value) in enumerate(items, start=2):
+        cell = ws.cell(row=i, column=2)
+        if key.endswith("gap") and isinstance(value, int | float):
+            cell.number_format = PERCENT
+        cell.alignment = Alignment(horizontal="left")
     ws.freeze_panes = "A2"
+    _print_setup(ws)
 
 
 def _curve_sheet(ws: Worksheet, curve: pd.DataFrame) -> None:
     frame = curve.drop(columns=["seconds"], errors="ignore").copy()
     frame["worst_role"] = frame["worst_role"].map(ROLE_NAMES).fillna(frame["worst_role"])
+    for col in ("budget_gbp", "cost_gbp"):
+        frame[col] = [whole(v) for v in frame[col]]
     for col in ("worst_caseload_pressure", "worst_caseload_per_fte", "pressure_bound", "gap"):
         frame[col] = frame[col].astype(float).round(4)
     _table(
@@ -310,11 +428,12 @@ def _curve_sheet(ws: Worksheet, curve: pd.DataFrame) -> None:
             "worst_caseload_pressure": FORMATS["pressure"],
             "worst_caseload_per_fte": FORMATS["caseload"],
             "pressure_bound": FORMATS["pressure"],
-            "gap": FORMATS["share"],
+            "gap": PERCENT,
         },
         widths={"worst_role": 34.0},
     )
     ws.freeze_panes = "A2"
+    _print_setup(ws)
 
 
 def build_workbook(
@@ -341,8 +460,77 @@ def build_workbook(
     return wb
 
 
+# --------------------------------------------------------------------------- cached values
+
+_FORMULA = re.compile(r"=(?:(SUM|MAX)\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)|([A-Z]+)(\d+))")
+
+
+def formula_value(ws: Worksheet, formula: str) -> float | int | None:
+    """The value of one of the workbook's own formulas: SUM or MAX over a column range of the
+    same sheet, or a reference to one cell (which may itself be a formula)."""
+    match = _FORMULA.fullmatch(formula)
+    if not match:
+        raise ValueError(f"{ws.title}: no cached value for formula {formula!r}")
+    func, c1, r1, c2, r2, ref_col, ref_row = match.groups()
+    if ref_col:
+        value = ws[f"{ref_col}{ref_row}"].value
+        return formula_value(ws, value) if isinstance(value, str) and value[:1] == "=" else value
+    if c1 != c2:
+        raise ValueError(f"{ws.title}: {formula!r} spans columns")
+    numbers = []
+    for r in range(int(r1), int(r2) + 1):
+        value = ws[f"{c1}{r}"].value
+        if isinstance(value, str) and value[:1] == "=":
+            value = formula_value(ws, value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            numbers.append(value)
+    if not numbers:
+        return None
+    if func == "MAX":
+        return max(numbers)
+    if all(isinstance(v, int) for v in numbers):
+        return sum(numbers)
+    return round(math.fsum(numbers), 9)
+
+
+def cached_values(wb: Workbook) -> dict[str, dict[str, float | int | None]]:
+    """Every formula cell's value, by worksheet XML path and cell reference."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for k, ws in enumerate(wb.worksheets, start=1):
+        values = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    values[cell.coordinate] = formula_value(ws, cell.value)
+        out[f"xl/worksheets/sheet{k}.xml"] = values
+    return out
+
+
+def _number_text(value: float | int) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _with_cached_values(xml: bytes, values: dict[str, float | int | None]) -> bytes:
+    """Fill each formula cell's empty ``<v/>`` with its value, so readers that do not
+    recalculate (pandas, openpyxl ``data_only=True``, viewers) see the totals."""
+
+    def fill(match: re.Match) -> bytes:
+        ref = match.group(2).decode()
+        value = values.get(ref)
+        if value is None:
+            return match.group(1)
+        return match.group(1) + b"<v>" + _number_text(value).encode() + b"</v>"
+
+    filled = re.sub(rb'(<c r="([A-Z]+\d+)"[^>]*><f>[^<]*</f>)<v\s*/>', fill, xml)
+    return filled
+
+
 def _stable_xlsx(wb: Workbook) -> bytes:
-    """Workbook bytes with fixed zip entry times and a fixed 'modified' date."""
+    """Workbook bytes with fixed zip entry times, a fixed 'modified' date and the formulas'
+    values cached beside them."""
+    cached = cached_values(wb)
     raw = io.BytesIO()
     wb.save(raw)
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -356,6 +544,8 @@ def _stable_xlsx(wb: Workbook) -> bytes:
                     rb"\g<1>" + stamp.encode() + rb"\g<2>",
                     data,
                 )
+            if info.filename in cached:
+                data = _with_cached_values(data, cached[info.filename])
             entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
