@@ -22,6 +22,7 @@ import planning
 from planning.data import file_sha256
 from planning.maps import team_map, team_polygons
 from planning.pipeline import Result
+from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
 from planning.workbook import write_staffing
 from planning.workforce import RATE_FILES
@@ -65,18 +66,31 @@ def _json_ready(value):
 
 
 def areas_table(result: Result) -> pd.DataFrame:
+    """areas.csv: counts in whole numbers that add up exactly to teams.csv's totals."""
     areas = result.area_data.areas.drop(columns="geometry").copy()
     areas["team_id"] = areas.area_code.map(result.teams.assignment)
-    for col in ("residents", "children_0_17", "children_0_19", "children_0_24"):
-        areas[col] = areas[col].round(2)
+    for col, values in whole_counts(areas, result.teams.assignment).items():
+        areas[col] = values
     return areas[AREA_COLUMNS + EXTRA_AREA_COLUMNS].sort_values("area_code")
 
 
 def teams_table(result: Result) -> pd.DataFrame:
+    """teams.csv: each count is the sum of the team's rows in areas.csv."""
     teams = result.teams.teams.copy()
+    areas = areas_table(result)
+    sums = areas.groupby("team_id")[list(COUNT_COLUMNS)].sum()
+    for col in COUNT_COLUMNS:
+        teams[col] = teams.team_id.map(sums[col]).astype("int64")
     if result.hubs is not None:
         teams["base_hub"] = teams.team_id.map(result.hubs.team_base)
     return teams
+
+
+def hubs_table(result: Result) -> pd.DataFrame:
+    """hubs.csv: children served in whole numbers adding up to the children all hubs serve."""
+    hubs = result.hubs.hubs.copy()
+    hubs["children_served"] = largest_remainder(hubs["children_served"].to_numpy(float))
+    return hubs
 
 
 def manifest(result: Result) -> dict:
@@ -142,7 +156,7 @@ def _write_all(result: Result, folder: Path) -> None:
         localities_layer(result.area_data.areas, result.hubs).to_file(
             gpkg, layer="localities", driver="GPKG"
         )
-        result.hubs.hubs.to_csv(folder / "hubs.csv", index=False, lineterminator="\n")
+        hubs_table(result).to_csv(folder / "hubs.csv", index=False, lineterminator="\n")
     fig = team_map(result, polygons)
     fig.savefig(folder / "teams.png", metadata={"Software": None})
     import matplotlib.pyplot as plt

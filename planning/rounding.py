@@ -71,3 +71,22 @@ def gbp_text(value: float | None) -> str:
         return "n/a"
     pounds = whole(value)
     return f"-£{-pounds:,}" if pounds < 0 else f"£{pounds:,}"
+
+
+#: Head counts written as whole numbers wherever a reader sees them.
+COUNT_COLUMNS = ("residents", "children_0_17", "children_0_19", "children_0_24")
+
+
+def whole_counts(areas, assignment) -> dict[str, np.ndarray]:
+    """Each area's counts as whole numbers that add up exactly to whole team totals, which add
+    up to the whole total of all areas (``nested_whole`` by team). Children are estimates
+    apportioned from 2011 areas, so they carry fractions; residents are whole already.
+
+    Returns {column: integers in the order of ``areas``}.
+    """
+    teams = areas["area_code"].map(assignment).astype(str).to_numpy()
+    return {
+        col: nested_whole(areas[col].to_numpy(float), teams)
+        for col in COUNT_COLUMNS
+        if col in areas
+    }

@@ -24,6 +24,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from planning.rounding import whole_counts
+
 log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"
@@ -78,9 +80,10 @@ def _label_points(frame: gpd.GeoDataFrame) -> list[list[float]]:
 
 def _team_totals(result) -> dict[str, dict[str, Any]]:
     from planning.maps import team_colour
+    from planning.report import teams_table
     from planning.workbook import team_costs
 
-    teams = result.teams.teams.set_index("team_id")
+    teams = teams_table(result).set_index("team_id")
     basis = result.scenario.teams.population_basis
     posts = result.posts.teams.set_index("team_id")
     cost = result.costs.by_team.set_index("team_id")
@@ -121,6 +124,9 @@ def map_data(result, tolerance_m: float = SIMPLIFY_M) -> dict[str, Any]:
     basis = result.scenario.teams.population_basis
     if basis not in frame:
         frame[basis] = areas[basis]
+    for col, values in whole_counts(areas, result.teams.assignment).items():
+        if col in frame:
+            frame[col] = values
     frame["team_id"] = frame.area_code.map(result.teams.assignment).astype(str)
     props = ["area_code", "area_name", "district_name", "team_id", "residents", "children_0_17"]
     if basis not in props:

@@ -77,6 +77,29 @@ def test_map_html_is_one_offline_file_holding_every_area(run_dir):
     assert len(data["hubs"]["features"]) == 8 and len(data["localities"]["features"]) == 8
 
 
+@pytest.mark.slow
+def test_counts_are_whole_numbers_that_add_up(run_dir, data_dir):
+    """areas.csv and teams.csv hold whole counts; team totals are the sums of their area rows
+    and all teams add up to the council's total (children are fractional estimates, rounded
+    by largest remainder so nothing is lost)."""
+    from planning.data import load_areas
+
+    areas = pd.read_csv(run_dir / "areas.csv")
+    teams = pd.read_csv(run_dir / "teams.csv").set_index("team_id")
+    exact = load_areas(["E10000028"], data_dir).areas
+    text = (run_dir / "areas.csv").read_text()
+    assert not re.search(r",\d+\.0,", text.splitlines()[1])  # no 2003.0
+    for col in ("residents", "children_0_17", "children_0_19", "children_0_24"):
+        assert areas[col].dtype.kind == "i" and teams[col].dtype.kind == "i", col
+        assert (areas.groupby("team_id")[col].sum() == teams[col]).all(), col
+        assert teams[col].sum() == round(exact[col].sum()), col
+        by_area = exact.set_index("area_code")[col].reindex(areas.area_code).to_numpy()
+        assert (abs(areas[col].to_numpy() - by_area) < 1).all(), col
+    assert teams.children_0_19.between(6_000, 12_000).all()  # the band, in whole children
+    hubs = pd.read_csv(run_dir / "hubs.csv")
+    assert hubs.children_served.dtype.kind == "i"
+
+
 class _Tables(HTMLParser):
     """Cell texts of every table with an id: {id: [[cell, ...], ...]} (header row first)."""
 
