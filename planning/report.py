@@ -6,17 +6,22 @@ been written, so a failed run leaves no partial outputs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyogrio
+import yaml
 
 import planning
 from planning.data import file_sha256
@@ -28,6 +33,9 @@ from planning.workbook import write_staffing
 from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
+
+#: The date written into the GeoPackage's tables, so its bytes depend only on its contents.
+FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
 
 AREA_COLUMNS = [
     "area_code",
@@ -93,6 +101,85 @@ def hubs_table(result: Result) -> pd.DataFrame:
     return hubs
 
 
+def scenario_hashes(path: Path) -> dict[str, str]:
+    """SHA-256 of the scenario file and of every file it ``extends``, by file name."""
+    out: dict[str, str] = {}
+    seen: set[Path] = set()
+    current: Path | None = Path(path).resolve()
+    while current is not None and current not in seen and current.is_file():
+        seen.add(current)
+        out[current.name] = file_sha256(current)
+        parent = yaml.safe_load(current.read_text(encoding="utf-8")) or {}
+        extends = parent.get("extends") if isinstance(parent, dict) else None
+        current = (current.parent / extends).resolve() if isinstance(extends, str) else None
+    return out
+
+
+def planner_commit() -> dict[str, Any] | None:
+    """The git commit of the planner's own checkout, and whether tracked files differ from it;
+    None when the planner is not run from a git checkout (an installed package)."""
+    root = Path(planning.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head, "tracked_files_modified": bool(status.strip())}
+
+
+def created_utc() -> str:
+    """Now, in UTC to the second; ``SOURCE_DATE_EPOCH`` (seconds) fixes it for reproducible
+    builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (
+        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        if epoch and epoch.isdigit()
+        else dt.datetime.now(dt.UTC)
+    )
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that read the data and write the outputs."""
+    import geopandas
+    import matplotlib
+    import openpyxl
+    import pyogrio
+    import shapely
+
+    return {
+        "geopandas": geopandas.__version__,
+        "shapely": shapely.__version__,
+        "pyogrio": pyogrio.__version__,
+        "gdal": pyogrio.__gdal_version_string__,
+        "matplotlib": matplotlib.__version__,
+        "openpyxl": openpyxl.__version__,
+    }
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in a run folder except the manifest itself."""
+    return {
+        path.name: file_sha256(path)
+        for path in sorted(Path(folder).iterdir())
+        if path.is_file() and path.name != "manifest.json"
+    }
+
+
 def manifest(result: Result) -> dict:
     teams = result.teams
     data_dir = result.area_data.data_dir
@@ -104,6 +191,10 @@ def manifest(result: Result) -> dict:
     body = {
         "scenario": result.scenario.model_dump(mode="json"),
         "scenario_file": result.scenario_path.name,
+        "scenario_sha256": scenario_hashes(result.scenario_path),
+        "created_utc": created_utc(),
+        "planner_git": planner_commit(),
+        "data_dir": str(Path(data_dir).resolve()),
         "status": teams.status,
         "objective": teams.objective,
         "objective_units": f"person-km ({teams.population_basis} x km to the team's centre area)",
@@ -121,6 +212,7 @@ def manifest(result: Result) -> dict:
             **solver_versions(),
             "numpy": np.__version__,
             "pandas": pd.__version__,
+            **library_versions(),
         },
     }
     if result.hubs is not None:
@@ -137,25 +229,35 @@ def manifest(result: Result) -> dict:
     return _json_ready(body)
 
 
-def _write_all(result: Result, folder: Path) -> None:
-    areas_table(result).to_csv(folder / "areas.csv", index=False, lineterminator="\n")
-    teams_table(result).to_csv(folder / "teams.csv", index=False, lineterminator="\n")
+def write_geopackage(result: Result, path: Path, polygons) -> None:
+    """teams.gpkg: layers areas and teams (and hubs and localities when hubs are placed)."""
     gdf = result.area_data.areas[
         ["area_code", "area_name", "district_code", "residents", "children_0_17", "geometry"]
     ].copy()
     gdf["team_id"] = gdf.area_code.map(result.teams.assignment)
-    polygons = team_polygons(result.area_data.areas, result.teams.assignment)
     team_layer = polygons.merge(teams_table(result), on="team_id")
-    gpkg = folder / "teams.gpkg"
-    gdf.to_file(gpkg, layer="areas", driver="GPKG")
-    team_layer.to_file(gpkg, layer="teams", driver="GPKG")
-    if result.hubs is not None:
-        from planning.hubs import hubs_layer, localities_layer
+    # gpkg_contents.last_change is "now" unless GDAL is told otherwise: fixed, for stable bytes
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
+    try:
+        gdf.to_file(path, layer="areas", driver="GPKG")
+        team_layer.to_file(path, layer="teams", driver="GPKG")
+        if result.hubs is not None:
+            from planning.hubs import hubs_layer, localities_layer
 
-        hubs_layer(result.hubs).to_file(gpkg, layer="hubs", driver="GPKG")
-        localities_layer(result.area_data.areas, result.hubs).to_file(
-            gpkg, layer="localities", driver="GPKG"
-        )
+            hubs_layer(result.hubs).to_file(path, layer="hubs", driver="GPKG")
+            localities_layer(result.area_data.areas, result.hubs).to_file(
+                path, layer="localities", driver="GPKG"
+            )
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+def _write_all(result: Result, folder: Path) -> None:
+    areas_table(result).to_csv(folder / "areas.csv", index=False, lineterminator="\n")
+    teams_table(result).to_csv(folder / "teams.csv", index=False, lineterminator="\n")
+    polygons = team_polygons(result.area_data.areas, result.teams.assignment)
+    write_geopackage(result, folder / "teams.gpkg", polygons)
+    if result.hubs is not None:
         hubs_table(result).to_csv(folder / "hubs.csv", index=False, lineterminator="\n")
     fig = team_map(result, polygons)
     fig.savefig(folder / "teams.png", metadata={"Software": None})
@@ -171,10 +273,16 @@ def _write_all(result: Result, folder: Path) -> None:
         "HiGHS version": body["versions"]["highs"],
     }
     write_staffing(folder, result.posts, result.costs, result.scenario.name, run_info)
-    (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    _write_manifest(folder, body)
     from planning.htmlreport import write_html_outputs  # reads the files above: keep it last
 
     write_html_outputs(result, folder)  # report.html and map.html
+    body["outputs_sha256"] = output_hashes(folder)  # last: every file but the manifest
+    _write_manifest(folder, body)
+
+
+def _write_manifest(folder: Path, body: dict) -> None:
+    (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
 
 
 def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:

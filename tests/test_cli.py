@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -152,6 +154,24 @@ def test_small_run_is_reproducible(tmp_path, data_dir):
         )
     for name in ("areas.csv", "teams.csv", "staffing.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    # every output but the manifest (timestamp, solve times) is byte-identical, and the
+    # manifest's hashes are those of the files as written
+    first, second = (json.loads((tmp_path / n / "manifest.json").read_text()) for n in "ab")
+    files = sorted(p.name for p in (tmp_path / "a").iterdir() if p.name != "manifest.json")
+    assert sorted(first["outputs_sha256"]) == files and "teams.gpkg" in files
+    assert first["outputs_sha256"] == second["outputs_sha256"]
+    for name, digest in first["outputs_sha256"].items():
+        assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest() == digest, name
+    assert list(first["scenario_sha256"]) == ["scenario.yaml"]
+    assert (
+        first["scenario_sha256"]["scenario.yaml"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["created_utc"])
+    for lib in ("geopandas", "shapely", "pyogrio", "gdal", "matplotlib", "openpyxl"):
+        assert first["versions"][lib], lib
+    assert first["data_dir"] == str(Path(data_dir).resolve())
+    if first["planner_git"] is not None:  # run from a checkout
+        assert re.fullmatch(r"[0-9a-f]{40}", first["planner_git"]["commit"])
 
 
 @pytest.mark.slow
