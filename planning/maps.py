@@ -1,26 +1,104 @@
-"""Static maps (matplotlib, Agg): team patches with stable colours, labels and boundaries."""
+"""Static maps (matplotlib, Agg): team patches, labels and boundaries.
+
+Teams are coloured by a graph colouring of their adjacency over ColorBrewer Set3, so no two
+touching teams share a colour; ``team_colours`` is the one source of colours for teams.png,
+map.html and the GeoPackage's QGIS style."""
 
 from __future__ import annotations
 
-import hashlib
+import re
 
 import geopandas as gpd
 import matplotlib
+import numpy as np
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-PALETTE = [plt.get_cmap("tab20")(i) for i in range(20)] + [
-    plt.get_cmap("Set3")(i) for i in range(12)
+#: ColorBrewer Set3 (12 classes, qualitative; Cynthia Brewer, Apache-2.0), light enough for
+#: black labels and for the hubs and boundaries drawn over it.
+PALETTE = [
+    "#8dd3c7",
+    "#ffffb3",
+    "#bebada",
+    "#fb8072",
+    "#80b1d3",
+    "#fdb462",
+    "#b3de69",
+    "#fccde5",
+    "#d9d9d9",
+    "#bc80bd",
+    "#ccebc5",
+    "#ffed6f",
+]
+#: Used only if a plan's teams ever need more than 12 colours (ColorBrewer Paired).
+SPARE = [
+    "#a6cee3",
+    "#1f78b4",
+    "#b2df8a",
+    "#33a02c",
+    "#fb9a99",
+    "#e31a1c",
+    "#fdbf6f",
+    "#ff7f00",
+    "#cab2d6",
+    "#6a3d9a",
+    "#b15928",
+    "#ffff99",
 ]
 
 
-def team_colour(team_id: str) -> tuple:
-    """A colour that depends only on the team id, so maps of different runs agree."""
-    digits = "".join(ch for ch in team_id if ch.isdigit())
-    number = int(digits) if digits else int(hashlib.sha256(team_id.encode()).hexdigest()[:8], 16)
-    return PALETTE[(number * 7) % len(PALETTE)]
+def team_adjacency(assignment, codes, edges) -> dict[str, set[str]]:
+    """Teams that touch: two teams touch when any of their areas do (the planner's adjacency,
+    queen contiguity with its tolerance, plus bridge and ferry links)."""
+    teams = pd.Series(list(codes)).map(assignment).astype(str).to_numpy()
+    graph: dict[str, set[str]] = {t: set() for t in sorted(set(teams))}
+    for a, b in np.asarray(edges, dtype=int).reshape(-1, 2):
+        ta, tb = teams[a], teams[b]
+        if ta != tb:
+            graph[ta].add(tb)
+            graph[tb].add(ta)
+    return graph
+
+
+def colour_graph(graph: dict[str, set[str]], palette: list[str] | None = None) -> dict[str, str]:
+    """A colour per node, different from every neighbour's: DSatur order (most distinct
+    neighbour colours first, then most neighbours, then name), each node taking the allowed
+    colour used least so far (then the earliest), which spreads the palette evenly. Depends
+    only on the graph, so the same plan always gets the same colours."""
+    colours = list(palette or PALETTE)
+    base = len(colours)
+    colours += [c for c in SPARE if c not in colours]
+    chosen: dict[str, int] = {}
+    used = [0] * len(colours)
+    while len(chosen) < len(graph):
+        node = min(
+            (n for n in graph if n not in chosen),
+            key=lambda n: (
+                -len({chosen[m] for m in graph[n] if m in chosen}),
+                -len(graph[n]),
+                n,
+            ),
+        )
+        taken = {chosen[m] for m in graph[node] if m in chosen}
+        free = [k for k in range(len(colours)) if k not in taken]
+        if not free:
+            raise ValueError(f"{node}: more than {len(colours)} colours needed")
+        main = [k for k in free if k < base] or free  # the spare colours only when needed
+        pick = min(main, key=lambda k: (used[k], k))
+        chosen[node] = pick
+        used[pick] += 1
+    return {n: colours[k] for n, k in sorted(chosen.items())}
+
+
+def team_colours(result) -> dict[str, str]:
+    """Hex colour per team id, touching teams never sharing one: the same in teams.png,
+    map.html and the GeoPackage's style."""
+    areas = result.area_data.areas
+    graph = team_adjacency(result.teams.assignment, areas["area_code"], result.geo.edges)
+    return colour_graph(graph)
 
 
 def team_polygons(areas: gpd.GeoDataFrame, assignment) -> gpd.GeoDataFrame:
@@ -37,7 +115,8 @@ def team_map(result, teams_gdf: gpd.GeoDataFrame | None = None) -> Figure:
     assignment = result.teams.assignment
     teams_gdf = teams_gdf if teams_gdf is not None else team_polygons(areas, assignment)
     fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
-    colours = areas.area_code.map(assignment).map(team_colour)
+    palette = team_colours(result)
+    colours = areas.area_code.map(assignment).astype(str).map(palette)
     areas.plot(ax=ax, color=list(colours), edgecolor="white", linewidth=0.15)
     teams_gdf.boundary.plot(ax=ax, color="#333333", linewidth=0.6)
     districts = areas[["district_code", "geometry"]].dissolve(by="district_code", sort=True)
@@ -71,10 +150,11 @@ def team_map(result, teams_gdf: gpd.GeoDataFrame | None = None) -> Figure:
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
         )
     teams = result.teams
+    basis = re.sub(r"(\d+)_(\d+)", r"\1-\2", teams.population_basis).replace("_", " ")
     ax.set_title(
         f"{result.scenario.name}\n{len(teams.teams)} teams of "
         f"{result.scenario.teams.min_population:,g}-{result.scenario.teams.max_population:,g} "
-        f"{teams.population_basis.replace('_', ' ')}; gap {100 * teams.gap:.2f}% ({teams.status})",
+        f"{basis}; gap {100 * teams.gap:.2f}% ({teams.status})",
         fontsize=11,
     )
     ax.set_axis_off()

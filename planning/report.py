@@ -7,6 +7,7 @@ been written, so a failed run leaves no partial outputs.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -25,7 +27,7 @@ import yaml
 
 import planning
 from planning.data import file_sha256
-from planning.maps import team_map, team_polygons
+from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
@@ -95,9 +97,17 @@ def teams_table(result: Result) -> pd.DataFrame:
 
 
 def hubs_table(result: Result) -> pd.DataFrame:
-    """hubs.csv: children served in whole numbers adding up to the children all hubs serve."""
-    hubs = result.hubs.hubs.copy()
-    hubs["children_served"] = largest_remainder(hubs["children_served"].to_numpy(float))
+    """hubs.csv: children served in whole numbers, each hub's the sum of its areas' whole
+    counts in areas.csv (every area is served by one hub)."""
+    plan = result.hubs
+    hubs = plan.hubs.copy()
+    areas = areas_table(result).set_index("area_code")
+    served = areas.index.to_series().map(plan.area_hub)
+    if plan.children_basis in areas and served.notna().all():
+        sums = areas[plan.children_basis].groupby(served).sum()
+        hubs["children_served"] = hubs["site_name"].map(sums).fillna(0).astype("int64")
+    else:
+        hubs["children_served"] = largest_remainder(hubs["children_served"].to_numpy(float))
     return hubs
 
 
@@ -229,27 +239,137 @@ def manifest(result: Result) -> dict:
     return _json_ready(body)
 
 
+#: Fields of the GeoPackage's ``areas`` layer (counts are whole, as in areas.csv).
+GPKG_AREA_FIELDS = [
+    "area_code",
+    "area_name",
+    "team_id",
+    "district_code",
+    "district_name",
+    "ward_code",
+    "ward_name",
+    "council_code",
+    "residents",
+    "children_0_17",
+    "children_0_19",
+    "children_0_24",
+    "imd_score",
+    "imd_decile",
+]
+
+
+def _int_counts(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    for col in columns:
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
+    return frame
+
+
+def geopackage_layers(result: Result, polygons) -> dict[str, gpd.GeoDataFrame]:
+    """The GeoPackage's layers: every count a 64-bit integer, ``group`` as ``team_group`` (GROUP
+    is an SQL keyword), and each area and team with its map colour."""
+    colours = team_colours(result)
+    table = areas_table(result).set_index("area_code")
+    areas = result.area_data.areas[["area_code", "geometry"]].copy()
+    for col in GPKG_AREA_FIELDS[1:]:
+        areas[col] = areas.area_code.map(table[col])
+    areas = _int_counts(areas, [*COUNT_COLUMNS, "imd_decile"])
+    areas["team_colour"] = areas.team_id.astype(str).map(colours)
+    areas = areas[[*GPKG_AREA_FIELDS, "team_colour", "geometry"]]
+    teams = polygons.merge(teams_table(result), on="team_id").rename(
+        columns={"group": "team_group"}
+    )
+    teams = _int_counts(teams, [*COUNT_COLUMNS, "n_areas"])
+    teams["team_colour"] = teams.team_id.astype(str).map(colours)
+    layers = {"areas": areas, "teams": teams}
+    if result.hubs is not None:
+        from planning.hubs import hubs_layer, localities_layer
+
+        hubs = hubs_layer(result.hubs)
+        hubs["children_served"] = hubs_table(result)["children_served"].to_numpy()
+        layers["hubs"] = _int_counts(hubs, ["teams_based", "children_served"])
+        localities = localities_layer(result.area_data.areas, result.hubs)
+        basis = result.hubs.children_basis
+        if basis in table:
+            by_locality = table[basis].groupby(table.index.map(result.hubs.localities)).sum()
+            localities["children"] = localities.locality.map(by_locality)
+        layers["localities"] = _int_counts(localities, ["areas", "teams_based", "children"])
+    return layers
+
+
 def write_geopackage(result: Result, path: Path, polygons) -> None:
-    """teams.gpkg: layers areas and teams (and hubs and localities when hubs are placed)."""
-    gdf = result.area_data.areas[
-        ["area_code", "area_name", "district_code", "residents", "children_0_17", "geometry"]
-    ].copy()
-    gdf["team_id"] = gdf.area_code.map(result.teams.assignment)
-    team_layer = polygons.merge(teams_table(result), on="team_id")
+    """teams.gpkg: layers areas and teams (and hubs and localities when hubs are placed), and
+    a QGIS style for areas and teams (``layer_styles``) in the same colours as teams.png."""
+    layers = geopackage_layers(result, polygons)
+    colours = team_colours(result)
     # gpkg_contents.last_change is "now" unless GDAL is told otherwise: fixed, for stable bytes
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
     try:
-        gdf.to_file(path, layer="areas", driver="GPKG")
-        team_layer.to_file(path, layer="teams", driver="GPKG")
-        if result.hubs is not None:
-            from planning.hubs import hubs_layer, localities_layer
-
-            hubs_layer(result.hubs).to_file(path, layer="hubs", driver="GPKG")
-            localities_layer(result.area_data.areas, result.hubs).to_file(
-                path, layer="localities", driver="GPKG"
-            )
+        for name, layer in layers.items():
+            layer.to_file(path, layer=name, driver="GPKG")
+        styles = pd.DataFrame(
+            [
+                qgis_style_row("teams", colours, outline="51,51,51,255", outline_width=0.4),
+                qgis_style_row("areas", colours, outline="255,255,255,255", outline_width=0.1),
+            ]
+        )
+        pyogrio.write_dataframe(styles, path, layer="layer_styles", driver="GPKG", FID="id")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+def _rgba(hex_colour: str) -> str:
+    h = hex_colour.lstrip("#")
+    return ",".join(str(int(h[k : k + 2], 16)) for k in (0, 2, 4)) + ",255"
+
+
+def qgis_style_qml(colours: dict[str, str], outline: str, outline_width: float) -> str:
+    """A QGIS style (QML): fill categorized by ``team_id`` in the teams' colours, labelled."""
+    categories = "".join(
+        f'<category symbol="{k}" value="{html.escape(t)}" label="{html.escape(t)}" render="true"/>'
+        for k, t in enumerate(colours)
+    )
+    symbols = "".join(
+        f'<symbol type="fill" name="{k}" alpha="1" clip_to_extent="1" force_rhr="0">'
+        '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
+        f'<Option type="QString" name="color" value="{_rgba(c)}"/>'
+        f'<Option type="QString" name="outline_color" value="{outline}"/>'
+        f'<Option type="QString" name="outline_width" value="{outline_width}"/>'
+        '<Option type="QString" name="outline_width_unit" value="MM"/>'
+        '<Option type="QString" name="style" value="solid"/>'
+        '<Option type="QString" name="outline_style" value="solid"/>'
+        "</Option></layer></symbol>"
+        for k, c in enumerate(colours.values())
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.28.0" styleCategories="Symbology">'
+        '<renderer-v2 type="categorizedSymbol" attr="team_id" symbollevels="0" '
+        'enableorderby="0" forceraster="0">'
+        f"<categories>{categories}</categories><symbols>{symbols}</symbols>"
+        "</renderer-v2></qgis>"
+    )
+
+
+def qgis_style_row(
+    layer: str, colours: dict[str, str], outline: str, outline_width: float
+) -> dict[str, Any]:
+    """One row of the GeoPackage ``layer_styles`` table QGIS reads as a layer's default style."""
+    return {
+        "f_table_catalog": "",
+        "f_table_schema": "",
+        "f_table_name": layer,
+        "f_geometry_column": "geom",
+        "styleName": f"{layer} by team",
+        "styleQML": qgis_style_qml(colours, outline, outline_width),
+        "styleSLD": "",
+        "useAsDefault": True,
+        "description": "Teams in the colours of teams.png and map.html (no two touching teams "
+        "share a colour)",
+        "owner": "planning",
+        "ui": "",
+        "update_time": FIXED_GPKG_TIME,
+    }
 
 
 def _write_all(result: Result, folder: Path) -> None:

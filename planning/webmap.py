@@ -36,10 +36,6 @@ DIGITS = 5
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 
-def _hex(colour: tuple) -> str:
-    return "#" + "".join(f"{round(255 * c):02x}" for c in colour[:3])
-
-
 def _rounded(geom: Any) -> Any:
     return shapely.set_precision(geom, 10**-DIGITS) if geom is not None else geom
 
@@ -79,7 +75,7 @@ def _label_points(frame: gpd.GeoDataFrame) -> list[list[float]]:
 
 
 def _team_totals(result) -> dict[str, dict[str, Any]]:
-    from planning.maps import team_colour
+    from planning.maps import team_colours
     from planning.report import teams_table
     from planning.workbook import team_costs
 
@@ -88,10 +84,11 @@ def _team_totals(result) -> dict[str, dict[str, Any]]:
     posts = result.posts.teams.set_index("team_id")
     cost = result.costs.by_team.set_index("team_id")
     pounds = team_costs(result.costs.table)
+    palette = team_colours(result)
     out = {}
     for team_id, row in teams.iterrows():
         entry = {
-            "colour": _hex(team_colour(team_id)),
+            "colour": palette[str(team_id)],
             "group": _plain(row.get("group")),
             "areas": int(row["n_areas"]),
             "residents": int(row["residents"]),

@@ -100,6 +100,89 @@ def test_counts_are_whole_numbers_that_add_up(run_dir, data_dir):
     assert hubs.children_served.dtype.kind == "i"
 
 
+@pytest.mark.slow
+def test_touching_teams_never_share_a_colour_in_any_output(run_dir):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    from matplotlib.image import imread
+
+    from planning.maps import PALETTE
+
+    teams = gpd.read_file(run_dir / "teams.gpkg", layer="teams").sort_values("team_id")
+    colour = dict(zip(teams.team_id, teams.team_colour, strict=True))
+    # touching, measured on the polygons themselves (a point in common counts)
+    shapes = shapely.buffer(teams.geometry.to_numpy(), 1.0)
+    left, right = shapely.STRtree(shapes).query(shapes, predicate="intersects")
+    ids = teams.team_id.to_numpy()
+    pairs = [(ids[a], ids[b]) for a, b in zip(left, right, strict=True) if a < b]
+    assert len(pairs) > len(teams)  # a real adjacency, not an empty one
+    assert [p for p in pairs if colour[p[0]] == colour[p[1]]] == []
+    assert set(colour.values()) <= set(PALETTE)
+    # the same colours in map.html, the areas layer and the QGIS style
+    data = _data((run_dir / "map.html").read_text(encoding="utf-8"))
+    assert {t: v["colour"] for t, v in data["team_totals"].items()} == colour
+    areas = gpd.read_file(run_dir / "teams.gpkg", layer="areas")
+    assert (areas.team_colour == areas.team_id.map(colour)).all()
+    # and in teams.png: every team's colour is painted
+    image = imread(run_dir / "teams.png")[..., :3]
+    painted = {
+        "#" + "".join(f"{round(255 * c):02x}" for c in px)
+        for px in np.unique(image.reshape(-1, 3), axis=0)
+    }
+    assert set(colour.values()) <= painted
+
+
+@pytest.mark.slow
+def test_geopackage_fields_and_qgis_style(run_dir):
+    import sqlite3
+
+    import pyogrio
+
+    layers = [name for name, _ in pyogrio.list_layers(run_dir / "teams.gpkg")]
+    assert layers == ["areas", "teams", "hubs", "localities", "layer_styles"]
+    types = {
+        name: dict(zip(*_fields(run_dir / "teams.gpkg", name), strict=True)) for name in layers[:4]
+    }
+    for field in ("district_name", "ward_name", "imd_score", "imd_decile", "team_id"):
+        assert field in types["areas"], field
+    counts = {
+        "areas": ["residents", "children_0_17", "children_0_19", "children_0_24"],
+        "teams": ["n_areas", "residents", "children_0_17", "children_0_19", "children_0_24"],
+        "hubs": ["teams_based", "children_served"],
+        "localities": ["areas", "teams_based", "children"],
+    }
+    for layer, fields in counts.items():
+        for field in fields:
+            assert types[layer][field] == "int64", (layer, field)
+    assert "group" not in types["teams"] and types["teams"]["team_group"] == "object"
+    teams_csv = pd.read_csv(run_dir / "teams.csv")
+    teams = pyogrio.read_dataframe(run_dir / "teams.gpkg", layer="teams")
+    assert (teams.set_index("team_id").residents == teams_csv.set_index("team_id").residents).all()
+    with sqlite3.connect(run_dir / "teams.gpkg") as db:
+        styles = db.execute(
+            "SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles"
+        ).fetchall()
+        kind = db.execute(
+            "SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'"
+        ).fetchone()
+    assert kind == ("attributes",)
+    assert sorted(s[0] for s in styles) == ["areas", "teams"]
+    for _, geom, default, qml in styles:
+        assert geom == "geom" and default == 1
+        assert 'type="categorizedSymbol" attr="team_id"' in qml
+        for team, hex_colour in zip(teams.team_id, teams.team_colour, strict=True):
+            rgb = ",".join(str(int(hex_colour[k : k + 2], 16)) for k in (1, 3, 5))
+            assert f'value="{team}"' in qml and f'value="{rgb},255"' in qml
+
+
+def _fields(path, layer) -> list:
+    import pyogrio
+
+    info = pyogrio.read_info(path, layer=layer)
+    return [list(info["fields"]), list(info["dtypes"])]
+
+
 class _Tables(HTMLParser):
     """Cell texts of every table with an id: {id: [[cell, ...], ...]} (header row first)."""
 
