@@ -354,7 +354,9 @@ class CostSettings(StrictModel):
             "team_manager": 53_000.0,
             "business_support": 24_000.0,
         },
-        description="Basic salary per FTE per year (£), mid-points of DOMAIN.md's ranges; "
+        description="Basic salary per FTE per year (£) [assumption]: mid-points of typical "
+        "council pay ranges (social worker £40,000-44,000, senior and lead practitioner "
+        "£44,000-50,000, family practitioner £26,000-32,000, team manager £50,000-56,000); "
         "business support is an assumption. Every role needs one.",
     )
     on_cost_share: float = Field(

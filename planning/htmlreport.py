@@ -22,13 +22,22 @@ import pandas as pd
 from pydantic import BaseModel
 
 from planning.config import Scenario, _model_of
-from planning.rounding import gbp_text
+from planning.rounding import gbp_text, whole
 from planning.workbook import cost_figures, role_costs
 from planning.workforce import ROLE_NAMES
 
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+#: On paper, tables with more columns than this print in smaller type.
+WIDE_COLUMNS = 9
+#: A cell holding a word longer than this (a hash, a long code) may break anywhere on paper.
+LONG_WORD = 24
+#: A table this wide with at most ``TRANSPOSE_ROWS`` rows is shown turned: one row per column.
+TRANSPOSE_COLUMNS = 12
+TRANSPOSE_ROWS = 3
+#: Tables with at most this many rows are kept whole on one page when printed.
+SHORT_ROWS = 25
 
 
 # --------------------------------------------------------------------------- formatting
@@ -45,8 +54,15 @@ def figure_text(text: str) -> str:
     return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
 
 
+def decimals(value: float) -> int:
+    """Decimals shown for a float: fewer as it grows (10,234 km; 12.34; 0.1234), never more
+    than four, so solver objectives do not run to six places."""
+    size = abs(value)
+    return 0 if size >= 10_000 else 1 if size >= 100 else 2 if size >= 10 else 4
+
+
 def value_text(value: Any) -> str:
-    """Any value for a table cell: numbers with separators, floats to at most 6 decimals."""
+    """Any value for a table cell: numbers with separators, floats to at most 4 decimals."""
     if value is None:
         return ""
     if hasattr(value, "item"):
@@ -58,14 +74,33 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return ""
-        return figure_text(
-            f"{round(value, 6):.6f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else repr(value)
-        )
+        if abs(value) >= 1e15:
+            return repr(value)
+        digits = decimals(value)
+        text = f"{round(value, digits):.{digits}f}"
+        return figure_text(text.rstrip("0").rstrip(".") if "." in text else text)
     if isinstance(value, list | tuple):
         return "; ".join(value_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, default=str)
     return str(value)
+
+
+def cell_text(column: str, value: Any, money: tuple[str, ...] = ()) -> str:
+    """A value shown in a named column: a year as written (2025, not 2,025), money in whole
+    pounds, a gap as a percentage, anything else by ``value_text``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not (isinstance(value, float) and not math.isfinite(value)):
+        name = column.lower().replace(" ", "_")
+        if name.endswith("year"):
+            return str(int(value))
+        if column in money or name.endswith("_gbp") or "_gbp_" in name:
+            return f"{whole(value):,}"
+        if name == "gap" or name.endswith("_gap"):
+            return f"{100 * value:.2f}%"
+    return value_text(value)
 
 
 def words(name: str) -> str:
@@ -85,11 +120,15 @@ def table_html(
     table_id: str = "",
     raw_text: bool = False,
 ) -> str:
-    """An HTML table; ``raw_text``: cells are CSV text (shown via ``figure_text``).
+    """An HTML table; ``raw_text``: cells are CSV text (shown via ``figure_text``). A wide table
+    of one to three rows (such as the published comparison) is turned, one row per column, so it
+    fits a page.
 
     Columns of solver seconds are left out: timings vary from run to run and are in
     manifest.json, so the page's bytes depend only on the plan."""
     frame = frame.drop(columns=[c for c in frame.columns if str(c) == "seconds"])
+    if not raw_text and len(frame.columns) > TRANSPOSE_COLUMNS and len(frame) <= TRANSPOSE_ROWS:
+        frame = _turned(frame, money)
     head = "".join(f"<th>{html.escape(words(str(c)))}</th>" for c in frame.columns)
     rows = []
     for values in frame.itertuples(index=False):
@@ -102,18 +141,41 @@ def table_html(
                     else figure_text(str(value))
                 )
             else:
-                text = value_text(value)
-            if text and (col in money or str(col).endswith("_gbp")) and _numeric(text):
+                text = cell_text(str(col), value, money)
+            if text and (col in money or "_gbp" in str(col)) and _numeric(text):
                 text = f"£{text}"
-            cls = ' class="n"' if text and _numeric(text) else ""
+            cls = (
+                ' class="n"'
+                if text and _numeric(text)
+                else ' class="long"'
+                if any(len(w) > LONG_WORD for w in text.split())
+                else ""
+            )
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
+    wide = ' class="wide"' if len(frame.columns) > WIDE_COLUMNS else ""
+    short = " short" if len(frame) <= SHORT_ROWS else ""  # kept on one page with its caption
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (
-        f'<div class="wrap"><table{ident}>{cap}<thead><tr>{head}</tr></thead>'
+        f'<div class="wrap{short}"><table{ident}{wide}>{cap}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _turned(frame: pd.DataFrame, money: tuple[str, ...]) -> pd.DataFrame:
+    """A few rows of many columns as one row per column: measure, then a column per row."""
+
+    def shown(col: str, value: Any) -> str:
+        text = cell_text(col, value, money)
+        money_col = col in money or "_gbp" in col
+        return f"£{text}" if text and money_col and _numeric(text) else text
+
+    turned: dict[str, list[str]] = {"measure": [words(str(c)) for c in frame.columns]}
+    for k, row in enumerate(frame.itertuples(index=False), start=1):
+        label = "value" if len(frame) == 1 else f"row {k}"
+        turned[label] = [shown(str(c), v) for c, v in zip(frame.columns, row, strict=True)]
+    return pd.DataFrame(turned)
 
 
 def image_html(path: Path, alt: str, caption: str) -> str:
@@ -169,7 +231,12 @@ def assumptions_table(scenario: Scenario) -> pd.DataFrame:
             )
             section = name.split(".", 1)[0]
             rows.append(
-                {"section": section, "setting": name, "value": value_text(item), "meaning": text}
+                {
+                    "section": section,
+                    "setting": name,
+                    "value": cell_text(name.rsplit(".", 1)[-1], item),
+                    "meaning": text,
+                }
             )
     return pd.DataFrame(rows)
 
@@ -361,7 +428,22 @@ def report_html(result, folder: Path | str) -> str:
         text += table_html(
             hubs_csv, "Table #: open family hubs (hubs.csv)", raw_text=True, table_id="hubs"
         )
-        text += table_html(_accessibility(result), "Table #: accessibility by locality")
+        access = _accessibility(result)
+        same = [
+            c
+            for c in access.columns[1:]
+            if len(access) > 1 and access[c].map(value_text).nunique() == 1
+        ]
+        if same:
+            text += (
+                "<p>Every locality has the same "
+                + "; ".join(
+                    f"{html.escape(words(c))}: {html.escape(cell_text(c, access[c].iloc[0]))}"
+                    for c in same
+                )
+                + ".</p>"
+            )
+        text += table_html(access.drop(columns=same), "Table #: accessibility by locality")
         sections.append(("Family hubs", text))
     else:
         sections.append(("Family hubs", "<p>This scenario places no family hubs.</p>"))
@@ -534,11 +616,30 @@ _PAGE = """<!DOCTYPE html>
   td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
   tbody tr:nth-child(even) {{ background: #fafafa; }}
   figure {{ margin: 16px 0; }}
-  figure img {{ max-width: 100%; border: 1px solid #ddd; }}
+  figure img {{ max-width: 100%; border: 1px solid #ddd; box-sizing: border-box; }}
   figcaption {{ font-size: 13px; color: #444; }}
   footer {{ margin-top: 40px; font-size: 12px; color: #555; }}
-  @media print {{ body {{ max-width: none; padding: 0; }} th {{ position: static; }}
-    section {{ break-inside: auto; }} h2 {{ break-after: avoid; }} }}
+  caption {{ caption-side: top; }}
+  /* On paper: A4, every table within the page width (cells wrap, long tables shrink their
+     type), no scroll bars, headings and captions kept with what follows them. */
+  @page {{ size: A4; margin: 14mm 12mm 16mm; }}
+  @media print {{
+    body {{ max-width: none; padding: 0; font-size: 10.5pt; }}
+    nav ol {{ columns: 2; font-size: 9.5pt; }}
+    .wrap {{ overflow: visible; margin: 8px 0; }}
+    table {{ width: 100%; max-width: 100%; table-layout: auto; font-size: 7.5pt; }}
+    table.wide {{ font-size: 6.5pt; }}
+    th, td {{ padding: 1px 3px; }}
+    td.long {{ overflow-wrap: anywhere; }}
+    th {{ position: static; background: #eef2f7; }}
+    thead {{ display: table-header-group; }}
+    tr, figure, img {{ break-inside: avoid; }}
+    caption {{ break-after: avoid; }}
+    .wrap.short {{ break-inside: avoid; }}
+    figure img {{ max-height: 230mm; width: auto; }}
+    section {{ break-inside: auto; }} h2 {{ break-after: avoid; margin-top: 18px; }}
+    a {{ color: inherit; text-decoration: none; }}
+  }}
 </style>
 </head>
 <body>

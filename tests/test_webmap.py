@@ -374,3 +374,42 @@ def test_report_html_opens_offline_with_its_figures(run_dir, browser, tmp_path):
     page.screenshot(path=str(tmp_path / "report.png"))
     assert browser.blocked == [] and errors == []
     page.close()
+
+
+@pytest.mark.slow
+def test_report_html_prints_on_a4_with_every_table_inside_the_page(run_dir, browser, tmp_path):
+    """Printed (print media, A4 with the page's own margins): no table or scroll box is wider
+    than the printable width, and the PDF has a sensible number of pages."""
+    page, errors = _open(browser, run_dir / "report.html")
+    css = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "@page { size: A4" in css
+    printable_mm = 210 - 12 - 12  # A4 less the left and right margins of @page
+    width = round(printable_mm / 25.4 * 96)  # CSS pixels
+    page.set_viewport_size({"width": width, "height": 1100})
+    page.emulate_media(media="print")
+    wide = page.evaluate(
+        """(width) => [...document.querySelectorAll('table, .wrap, figure img')]
+            .map(e => [e.id || (e.querySelector && e.querySelector('caption')
+                       ? e.querySelector('caption').textContent.slice(0, 50) : e.tagName),
+                       Math.ceil(e.getBoundingClientRect().right), e.scrollWidth])
+            .filter(([, right, scroll]) => right > width + 1 || scroll > width + 1)""",
+        width,
+    )
+    assert wide == []
+    scrolling = page.evaluate(
+        "[...document.querySelectorAll('.wrap')].filter(w => w.scrollWidth > w.clientWidth + 1)"
+        ".length"
+    )
+    assert scrolling == 0
+    captions = page.evaluate(
+        "[...document.querySelectorAll('caption')].map(c => getComputedStyle(c).breakAfter)"
+    )
+    assert captions and set(captions) == {"avoid"}
+    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    # 528 areas in the annex (about 12 pages) plus the body: well under 45, the count when
+    # the wide tables spilled over the page
+    assert 10 <= pages <= 36, pages
+    assert errors == [] and browser.blocked == []
+    page.close()
