@@ -19,6 +19,7 @@ from planning.costing import Costs, cost_plan
 from planning.data import AreaData, load_areas, read_current_plan
 from planning.geography import Geography, build_geography
 from planning.hubs import HubPlan, place_hubs, resolve_localities
+from planning.rounding import whole
 from planning.workforce import Posts, Rates, published_rates, size_workforce
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def run_stages(
         label or scenario.name,
         len(teams.teams),
         posts.total_fte,
-        f"{costs.total_gbp:,.0f}",
+        f"{whole(costs.total_gbp):,}",
         ", ".join(reused) or "nothing",
     )
     return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs), reused

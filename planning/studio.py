@@ -49,6 +49,7 @@ from planning.errors import ConfigError
 from planning.hubs import weighted_quantile
 from planning.pipeline import Result, run_stages
 from planning.report import write_staged
+from planning.workbook import cost_figures, team_costs
 from planning.workforce import CASE_HOLDING, ROLE_NAMES
 
 log = logging.getLogger(__name__)
@@ -158,22 +159,15 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ("workforce", "worst_caseload_pressure", round(float(holders.caseload_pressure.max()), 3)),
     ]
     fit = costs.within_budget
+    shown = cost_figures(costs)  # whole pounds, as the workbook and report show them
     achievable = fit.worst_caseload_pressure if fit is not None else holders.caseload_pressure.max()
     rows += [
-        ("costs", "total_cost_gbp", round(costs.total_gbp)),
-        ("costs", "budget_gbp", None if costs.budget_gbp is None else round(costs.budget_gbp)),
+        ("costs", "total_cost_gbp", shown["total_cost_gbp"]),
+        ("costs", "budget_gbp", shown["budget_gbp"]),
         ("costs", "budget_position", costs.position),
-        (
-            "costs",
-            "headroom_gbp",
-            None if costs.headroom_gbp is None else round(costs.headroom_gbp),
-        ),
-        (
-            "costs",
-            "shortfall_gbp",
-            None if costs.shortfall_gbp is None else round(costs.shortfall_gbp),
-        ),
-        ("costs", "minimum_staffable_cost_gbp", round(costs.minimum_gbp)),
+        ("costs", "headroom_gbp", shown["headroom_gbp"]),
+        ("costs", "shortfall_gbp", shown["shortfall_gbp"]),
+        ("costs", "minimum_staffable_cost_gbp", shown["minimum_staffable_cost_gbp"]),
         ("costs", "within_budget_worst_caseload_pressure", round(float(achievable), 3)),
     ]
     return rows
@@ -341,7 +335,7 @@ def team_rows(label: str, result: Result) -> pd.DataFrame:
     frame = frame.copy()
     cost = result.costs.by_team.set_index("team_id")
     frame["total_fte"] = frame.team_id.map(cost["fte"]).astype(float)
-    frame["cost_gbp"] = frame.team_id.map(cost["cost_gbp"]).round().astype(float)
+    frame["cost_gbp"] = frame.team_id.map(team_costs(result.costs.table)).astype(float)
     if result.hubs is not None:
         frame["base_hub"] = frame.team_id.map(result.hubs.team_base)
     frame.insert(0, "scenario", label)

@@ -501,7 +501,10 @@ def cached_values(wb: Workbook) -> dict[str, dict[str, float | int | None]]:
         for row in ws.iter_rows():
             for cell in row:
                 if isinstance(cell.value, str) and cell.value.startswith("="):
-                    values[cell.coordinate] = formula_value(ws, cell.value)
+                    try:
+                        values[cell.coordinate] = formula_value(ws, cell.value)
+                    except ValueError as exc:  # left for the spreadsheet to calculate
+                        log.warning("staffing.xlsx: %s", exc)
         out[f"xl/worksheets/sheet{k}.xml"] = values
     return out
 

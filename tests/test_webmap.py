@@ -183,6 +183,24 @@ def _fields(path, layer) -> list:
     return [list(info["fields"]), list(info["dtypes"])]
 
 
+@pytest.mark.slow
+def test_headline_cost_is_the_same_in_report_workbook_csv_and_map(run_dir):
+    import openpyxl
+
+    staffing = pd.read_csv(run_dir / "staffing.csv")
+    total = int(staffing.cost_gbp.sum())
+    wb = openpyxl.load_workbook(run_dir / "staffing.xlsx", data_only=True)
+    key = {r[0]: r[1] for r in wb["summary"].iter_rows(min_row=4, max_col=2, values_only=True)}
+    assert key["Total cost (£ a year)"] == total  # the cached value of its formula
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert f"at a cost of £{total:,} a year" in page
+    assert f'<td>total cost a year</td><td class="n">£{total:,}</td>' in page
+    data = _data((run_dir / "map.html").read_text(encoding="utf-8"))
+    per_team = {t: v["cost_gbp"] for t, v in data["team_totals"].items()}
+    assert per_team == staffing.groupby("team_id").cost_gbp.sum().to_dict()
+    assert sum(per_team.values()) == total
+
+
 class _Tables(HTMLParser):
     """Cell texts of every table with an id: {id: [[cell, ...], ...]} (header row first)."""
 
