@@ -12,6 +12,7 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
+import shapely
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -63,14 +64,16 @@ def team_adjacency(assignment, codes, edges) -> dict[str, set[str]]:
     return graph
 
 
-def colour_graph(graph: dict[str, set[str]], palette: list[str] | None = None) -> dict[str, str]:
+def colour_graph(
+    graph: dict[str, set[str]], palette: list[str] | None = None, *, spare: bool = True
+) -> dict[str, str]:
     """A colour per node, different from every neighbour's: DSatur order (most distinct
     neighbour colours first, then most neighbours, then name), each node taking the allowed
     colour used least so far (then the earliest), which spreads the palette evenly. Depends
     only on the graph, so the same plan always gets the same colours."""
     colours = list(palette or PALETTE)
     base = len(colours)
-    colours += [c for c in SPARE if c not in colours]
+    colours += [c for c in SPARE if c not in colours] if spare else []
     chosen: dict[str, int] = {}
     used = [0] * len(colours)
     while len(chosen) < len(graph):
@@ -93,12 +96,39 @@ def colour_graph(graph: dict[str, set[str]], palette: list[str] | None = None) -
     return {n: colours[k] for n, k in sorted(chosen.items())}
 
 
+#: Teams this close (a share of the map's diagonal) also get different colours when the
+#: palette allows, so two patches that nearly meet are not mistaken for one.
+NEAR_SHARE = 0.015
+
+
+def near_pairs(areas: gpd.GeoDataFrame, assignment, distance_m: float) -> list[tuple[str, str]]:
+    """Pairs of teams with areas within ``distance_m`` of each other."""
+    geoms = areas.geometry.to_numpy()
+    teams = areas["area_code"].map(assignment).astype(str).to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=distance_m)
+    keep = teams[left] != teams[right]
+    return sorted(
+        {tuple(sorted(p)) for p in zip(teams[left][keep], teams[right][keep], strict=True)}
+    )
+
+
 def team_colours(result) -> dict[str, str]:
     """Hex colour per team id, touching teams never sharing one: the same in teams.png,
-    map.html and the GeoPackage's style."""
+    map.html and the GeoPackage's style. Teams that nearly touch are kept apart too when the
+    twelve colours allow it; touching teams are kept apart always."""
     areas = result.area_data.areas
-    graph = team_adjacency(result.teams.assignment, areas["area_code"], result.geo.edges)
-    return colour_graph(graph)
+    assignment = result.teams.assignment
+    graph = team_adjacency(assignment, areas["area_code"], result.geo.edges)
+    x0, y0, x1, y1 = areas.total_bounds
+    distance = NEAR_SHARE * float(np.hypot(x1 - x0, y1 - y0))
+    wider = {team: set(neighbours) for team, neighbours in graph.items()}
+    for a, b in near_pairs(areas, assignment, distance):
+        wider[a].add(b)
+        wider[b].add(a)
+    try:
+        return colour_graph(wider, spare=False)
+    except ValueError:
+        return colour_graph(graph)
 
 
 def team_polygons(areas: gpd.GeoDataFrame, assignment) -> gpd.GeoDataFrame:
