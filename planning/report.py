@@ -31,7 +31,7 @@ from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
-from planning.workbook import write_staffing
+from planning.workbook import cost_figures, write_staffing
 from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,8 @@ def manifest(result: Result) -> dict:
             "solver_runs": plan.evidence_records(),
         }
     body["staffing"] = result.costs.summary()
+    # the same money in whole pounds, as staffing.csv, staffing.xlsx and report.html show it
+    body["staffing"]["shown_whole_pounds"] = cost_figures(result.costs)
     body["published_rates"] = result.posts.comparison.to_dict(orient="records")
     return _json_ready(body)
 

@@ -385,7 +385,7 @@ def _run_info_sheet(
     ws: Worksheet, scenario_name: str, costs: Costs, run_info: dict[str, Any]
 ) -> None:
     items: list[tuple[str, Any]] = [("scenario", scenario_name)]
-    for key in sorted(run_info):
+    for key in run_info:  # in the caller's order: status and gap first, then versions
         if key != "scenario":
             items += _flatten(key, run_info[key])
     fit = costs.within_budget

@@ -199,6 +199,9 @@ def test_headline_cost_is_the_same_in_report_workbook_csv_and_map(run_dir):
     per_team = {t: v["cost_gbp"] for t, v in data["team_totals"].items()}
     assert per_team == staffing.groupby("team_id").cost_gbp.sum().to_dict()
     assert sum(per_team.values()) == total
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["staffing"]["shown_whole_pounds"]["total_cost_gbp"] == total
+    assert abs(manifest["staffing"]["total_cost_gbp"] - total) <= 0.5  # exact, for audit
 
 
 class _Tables(HTMLParser):
