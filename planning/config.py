@@ -37,6 +37,23 @@ class Grouping(StrictModel):
     max_teams: int | None = Field(None, ge=1, description="Most teams in this grouping.")
 
 
+class DistrictLimit(StrictModel):
+    """Fewest and most teams in one district (with nesting: district)."""
+
+    district: str = Field(description="District code (E06/E07/E08/E09) or its name as in the data.")
+    min_teams: int | None = Field(None, ge=1, description="Fewest teams in this district.")
+    max_teams: int | None = Field(None, ge=1, description="Most teams in this district.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DistrictLimit:
+        if self.min_teams and self.max_teams and self.min_teams > self.max_teams:
+            raise ValueError(
+                f"district '{self.district}': min_teams ({self.min_teams}) is greater than "
+                f"max_teams ({self.max_teams})"
+            )
+        return self
+
+
 class TeamSettings(StrictModel):
     """How areas are allocated into team patches."""
 
@@ -60,6 +77,17 @@ class TeamSettings(StrictModel):
     total_teams: int | None = Field(
         None, ge=1, description="Exact number of teams in all; free within the band if omitted."
     )
+    district_limits: list[DistrictLimit] = Field(
+        default_factory=list,
+        description="With nesting: district, fewest and most teams for named districts "
+        "(others keep min/max_teams_per_group).",
+    )
+    undersized: Literal["fail", "one_team"] = Field(
+        "fail",
+        description="A block below the band's minimum on its own (e.g. the City of London): "
+        "fail (exit 3, add a neighbouring council) or plan it as one team below the band, "
+        "flagged in every output.",
+    )
     current_plan_csv: Path | None = Field(
         None,
         description="The current plan: CSV with columns area_code, team_id (path relative "
@@ -79,6 +107,17 @@ class TeamSettings(StrictModel):
                 f"min_population ({self.min_population:,.0f}) must be below "
                 f"max_population ({self.max_population:,.0f})"
             )
+        if (
+            self.min_teams_per_group
+            and self.max_teams_per_group
+            and self.min_teams_per_group > self.max_teams_per_group
+        ):
+            raise ValueError(
+                f"min_teams_per_group ({self.min_teams_per_group}) is greater than "
+                f"max_teams_per_group ({self.max_teams_per_group})"
+            )
+        if self.district_limits and self.nesting != "district":
+            raise ValueError("'district_limits' are listed but nesting is not 'district'")
         if self.nesting == "groupings" and not self.groupings:
             raise ValueError("nesting: groupings needs a list under 'groupings'")
         if self.nesting != "groupings" and self.groupings:

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 from grids import grid
 
-from planning.allocate import (
-    allocate_teams,
-    check_plan,
-    choose_counts,
-    count_range,
-    population_path,
-)
+from planning.allocate import allocate_teams, check_plan, choose_counts, count_range
+from planning.allocate.graph import population_path
 from planning.config import Grouping, SolverSettings, TeamSettings
 from planning.errors import InfeasibleError, SolverError
 
