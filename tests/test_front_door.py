@@ -28,7 +28,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from planning.cli import main
 from planning.config import (
     SEFTON_CONTACTS_PER_REFERRAL,
     SEFTON_PEAK_DAY_FACTOR,
@@ -53,6 +52,9 @@ from planning.front_door import (
     service_level,
     size_front_door,
 )
+from planning.pipeline import run_scenario
+from planning.report import write_outputs
+from planning.studio import check_key, plan_metrics
 from planning.workbook import write_staffing
 from planning.workforce import Rates, size_workforce
 
@@ -451,8 +453,8 @@ def test_workbook_front_door_totals_recompute(tmp_path):
 
 @pytest.fixture(scope="module")
 def sefton_run(tmp_path_factory, data_dir):
-    """`planning run` on Sefton's shipped scenario, with a 15 s allocation limit (the front
-    door does not depend on the patches)."""
+    """Sefton's shipped scenario run and written as `planning run` does, with a 15 s allocation
+    limit (the front door does not depend on the patches): the Result and the run folder."""
     folder = tmp_path_factory.mktemp("sefton")
     scenario = folder / "sefton_quick.yaml"
     scenario.write_text(
@@ -460,12 +462,14 @@ def sefton_run(tmp_path_factory, data_dir):
         "costs: {budget_sweep_points: 2}\n"
     )
     out = folder / "run"
-    assert main(["run", str(scenario), "--out", str(out), "--data-dir", str(data_dir)]) == 0
-    return out
+    result = run_scenario(scenario, data_dir)
+    write_outputs(result, out)
+    return result, out
 
 
 @pytest.mark.slow
 def test_sefton_writes_front_door_staffing_and_cost(sefton_run):
+    _, sefton_run = sefton_run
     csv = check_workbook(sefton_run)
     door = csv[csv.team_id == "front door"].set_index("role")
     # 326.3 contacts a week, 90% of calls within 20 s: 6.5 contact officer, 3 duty social
@@ -486,3 +490,15 @@ def test_sefton_writes_front_door_staffing_and_cost(sefton_run):
     page = (sefton_run / "report.html").read_text(encoding="utf-8")
     assert "Front door</h2>" in page and 'id="front-door"' in page
     assert "6.5 contact officer FTE" in page
+
+
+@pytest.mark.slow
+def test_sefton_front_door_in_the_studio_metrics(sefton_run):
+    result, _ = sefton_run
+    metrics = {m: v for section, m, v in plan_metrics(result) if section == "front_door"}
+    assert metrics["front_door_contact_officer_fte"] == 6.5
+    assert metrics["front_door_duty_social_worker_fte"] == 3.0
+    assert metrics["front_door_cost_gbp"] == round(result.costs.front_door_gbp)
+    check_key("front_door.answered_within_share")
+    with pytest.raises(ConfigError, match="did you mean 'mean_wait_seconds'"):
+        check_key("front_door.mean_wait_second")
