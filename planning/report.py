@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import planning
-from planning.data import file_sha256
+from planning.data import REFERRALS_FILE, file_sha256
 from planning.maps import team_map, team_polygons
 from planning.pipeline import Result
 from planning.solve import solver_versions
@@ -87,6 +87,13 @@ def manifest(result: Result) -> dict:
         path = data_dir / rel
         if path.is_file():
             inputs[rel] = file_sha256(path)
+    door = result.front_door
+    if door is not None:
+        if door.demand.referrals_year is not None and (data_dir / REFERRALS_FILE).is_file():
+            inputs[REFERRALS_FILE] = file_sha256(data_dir / REFERRALS_FILE)
+        if door.settings.arrivals_csv is not None:
+            csv = result.scenario_path.parent / door.settings.arrivals_csv
+            inputs[f"front_door.arrivals_csv ({door.settings.arrivals_csv})"] = file_sha256(csv)
     body = {
         "scenario": result.scenario.model_dump(mode="json"),
         "scenario_file": result.scenario_path.name,
@@ -119,6 +126,12 @@ def manifest(result: Result) -> dict:
             "solver_runs": plan.evidence_records(),
         }
     body["staffing"] = result.costs.summary()
+    if door is not None:
+        body["front_door"] = {
+            **door.summary(),
+            "cost_gbp": result.costs.front_door_gbp,
+            "posts_costed": result.costs.front_door.to_dict("records"),
+        }
     body["published_rates"] = result.posts.comparison.to_dict(orient="records")
     return _json_ready(body)
 
@@ -156,7 +169,9 @@ def _write_all(result: Result, folder: Path) -> None:
         "planning version": body["versions"]["planning"],
         "HiGHS version": body["versions"]["highs"],
     }
-    write_staffing(folder, result.posts, result.costs, result.scenario.name, run_info)
+    write_staffing(
+        folder, result.posts, result.costs, result.scenario.name, run_info, result.front_door
+    )
     (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
     from planning.htmlreport import write_html_outputs  # reads the files above: keep it last
 

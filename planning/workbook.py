@@ -29,12 +29,16 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planning import front_door as fd
 from planning.costing import Costs
+from planning.front_door import FrontDoorPlan
 from planning.workforce import POST_COLUMNS, ROLE_NAMES, Posts
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ["team_id", "role", "fte", "cases", "caseload_per_fte", "cost_gbp"]
+#: Display names of every role, the teams' and the front door's.
+ALL_ROLE_NAMES = {**ROLE_NAMES, **fd.ROLE_NAMES}
 FIXED_TIME = dt.datetime(2000, 1, 1)
 GBP = '"£"#,##0'
 FORMATS = {
@@ -47,6 +51,31 @@ FORMATS = {
     "rate": "0.0",
     "share": "0.000",
 }
+
+
+def front_door_rows(costs: Costs) -> pd.DataFrame:
+    """staffing.csv's rows for the front door's posts (team_id 'front door'; no cases)."""
+    door = costs.front_door
+    if door is None:
+        return pd.DataFrame(columns=CSV_COLUMNS)
+    return pd.DataFrame(
+        {
+            "team_id": fd.FRONT_DOOR_ID,
+            "role": door["role"].map(ALL_ROLE_NAMES).to_numpy(),
+            "fte": door["fte"].astype(float).to_numpy(),
+            "cases": np.nan,
+            "caseload_per_fte": np.nan,
+            "cost_gbp": door["cost_gbp"].astype(float).to_numpy(),
+        }
+    )
+
+
+def csv_rows(costs: Costs) -> pd.DataFrame:
+    """Every row of staffing.csv: the teams' posts, then the front door's."""
+    rows = staffing_rows(costs.table)[CSV_COLUMNS]
+    if costs.front_door is None:
+        return rows
+    return pd.concat([rows, front_door_rows(costs)], ignore_index=True)
 
 
 def staffing_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +168,15 @@ def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(len(rows.columns))}{len(rows) + 1}"
 
 
-def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str) -> None:
+def _summary_sheet(
+    ws: Worksheet,
+    posts: Posts,
+    costs: Costs,
+    scenario_name: str,
+    door_totals: dict[str, str] | None = None,
+) -> None:
+    """Per team (plus a 'front door' row whose FTE and cost are formulas reading the front_door
+    sheet's totals, ``door_totals``), per role, and the budget position."""
     rows = staffing_rows(costs.table)
     teams = posts.teams.set_index("team_id")
     per_team = pd.DataFrame(
@@ -155,6 +192,9 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
             "worst_caseload_pressure": teams["worst_caseload_pressure"].round(3).to_numpy(),
         }
     )
+    if door_totals:
+        door_row = pd.DataFrame([{"team_id": fd.FRONT_DOOR_ID}], columns=per_team.columns)
+        per_team = pd.concat([per_team.astype(object), door_row.astype(object)], ignore_index=True)
     formats = {
         "children_0_17": FORMATS["count"],
         "family_help_cases": FORMATS["cases"],
@@ -183,11 +223,20 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         totals={**sums, "worst_caseload_pressure": "MAX"},
         widths={"team_id": 16.0},
     )
+    if door_totals:
+        door_row_number = total_row - 1
+        for name in ("total_fte", "cost_gbp"):
+            cell = ws.cell(
+                row=door_row_number,
+                column=per_team.columns.get_loc(name) + 1,
+                value=f"={door_totals[name]}",
+            )
+            cell.number_format = formats[name]
 
     role_col = len(per_team.columns) + 2
     by_role = pd.DataFrame(
         {
-            "role": [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]],
+            "role": [ALL_ROLE_NAMES.get(r, r) for r in costs.by_role["role"]],
             "role_fte": costs.by_role["fte"].to_numpy(),
             "role_cost_gbp": costs.by_role["cost_gbp"].to_numpy(),
         }
@@ -213,6 +262,7 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         ("headroom_gbp", costs.headroom_gbp, GBP),
         ("shortfall_gbp", costs.shortfall_gbp, GBP),
         ("minimum_staffable_cost_gbp", costs.minimum_gbp, GBP),
+        ("front_door_cost_gbp", f"={door_totals['cost_gbp']}" if door_totals else None, GBP),
         ("within_budget_cost_gbp", fit.cost_gbp if fit else None, GBP),
         ("within_budget_fte", float(fit.table["fte"].sum()) if fit else None, FORMATS["fte"]),
         (
@@ -234,6 +284,107 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
     ws.freeze_panes = "A2"
 
 
+def _front_door_sheet(ws: Worksheet, plan: FrontDoorPlan, costs: Costs) -> dict[str, str]:
+    """Per opening hour (average day, and the peak day with the same officers), the posts with
+    their cost, and the key figures. Totals are SUM formulas; returns the cells holding the
+    posts' FTE and cost totals (as 'front_door'!X9), for the summary sheet."""
+    hours = fd.interval_rows(plan)
+    sums = [
+        c
+        for c in hours.columns
+        if c not in ("hour", "peak_phone_officers_needed")
+        and not c.endswith(("service_level", "wait_seconds", "occupancy", "of_waiting"))
+    ]
+    formats = {
+        c: FORMATS["cases"]
+        for c in ("contacts", "calls", "emails_and_other", "conversations", "peak_calls")
+    }
+    formats.update({c: "0.00" for c in hours.columns if c.endswith(("erlangs", "officers"))})
+    formats.update({"duty_social_workers": "0.00", "contact_officers": "0.00"})
+    formats.update({c: "0.0%" for c in hours.columns if c.endswith(("level", "occupancy"))})
+    formats.update({c: "0.0%" for c in hours.columns if c.endswith("of_waiting")})
+    formats.update({c: "0.0" for c in hours.columns if c.endswith("wait_seconds")})
+    _table(ws, hours, formats, totals=dict.fromkeys(sums, "SUM"), widths={"hour": 14.0})
+
+    door = costs.front_door
+    assert door is not None
+    posts = pd.DataFrame(
+        {
+            "role": door["role"].map(ALL_ROLE_NAMES).to_numpy(),
+            "staff_hours_per_week": door["staff_hours_per_week"].round(2).to_numpy(),
+            "fte_before_rounding": door["fte_before_rounding"].round(3).to_numpy(),
+            "fte": door["fte"].astype(float).to_numpy(),
+            "most_on_duty": door["most_on_duty"].to_numpy(),
+            "unit_cost_gbp": door["unit_cost_gbp"].to_numpy(),
+            "cost_gbp": door["cost_gbp"].astype(float).to_numpy(),
+        }
+    )
+    col = len(hours.columns) + 2
+    total_row = _table(
+        ws,
+        posts,
+        {
+            "staff_hours_per_week": "0.0",
+            "fte_before_rounding": "0.00",
+            "fte": FORMATS["fte"],
+            "unit_cost_gbp": GBP,
+            "cost_gbp": GBP,
+        },
+        col=col,
+        totals={"staff_hours_per_week": "SUM", "fte": "SUM", "cost_gbp": "SUM"},
+        widths={"role": 22.0},
+    )
+    refs = {
+        name: f"'{ws.title}'!{get_column_letter(col + posts.columns.get_loc(name))}{total_row}"
+        for name in ("fte", "cost_gbp")
+    }
+    refs["total_fte"] = refs["fte"]
+
+    s, d = plan.settings, plan.demand
+    avg, peak = plan.day("average"), plan.day("peak")
+    key_col = col + len(posts.columns) + 1
+    block: list[tuple[str, Any, str | None]] = [
+        (
+            "model",
+            "Erlang C per opening hour (no abandonment); workload for email, other, conversations",
+            None,
+        ),
+        ("service_target", fd.Target.of(s).text(), None),
+        ("sized_for_day", s.size_for_day, None),
+        ("weekly_contacts", round(d.weekly_contacts, 2), FORMATS["cases"]),
+        ("contacts_source", d.source, None),
+        (
+            "referrals_per_week",
+            None if d.referrals_per_week is None else round(d.referrals_per_week, 2),
+            FORMATS["cases"],
+        ),
+        ("arrivals_profile", plan.profile_source, None),
+        ("peak_day_factor", round(s.peak_day_factor, 4), "0.00"),
+        ("shrinkage_share", s.shrinkage_share, "0.0%"),
+        ("average_day_service_level", round(avg["service_level"], 4), "0.0%"),
+        ("average_day_mean_wait_seconds", _cell_value(round(avg["mean_wait_seconds"], 2)), "0.0"),
+        ("average_day_phone_occupancy", round(avg["phone_occupancy"], 4), "0.0%"),
+        ("peak_day_service_level", round(peak["service_level"], 4), "0.0%"),
+        ("peak_day_mean_wait_seconds", _cell_value(round(peak["mean_wait_seconds"], 2)), "0.0"),
+        ("peak_day_phone_occupancy", round(peak["phone_occupancy"], 4), "0.0%"),
+        ("peak_day_overloaded_hours", peak["overloaded_hours"], None),
+        ("front_door_fte", f"={refs['fte']}", FORMATS["fte"]),
+        ("front_door_cost_gbp", f"={refs['cost_gbp']}", GBP),
+    ]
+    bold = Font(bold=True)
+    ws.cell(row=1, column=key_col, value="item").font = bold
+    ws.cell(row=1, column=key_col + 1, value="value").font = bold
+    ws.column_dimensions[get_column_letter(key_col)].width = 34.0
+    ws.column_dimensions[get_column_letter(key_col + 1)].width = 40.0
+    for i, (key, value, fmt) in enumerate(block, start=2):
+        ws.cell(row=i, column=key_col, value=key)
+        cell = ws.cell(row=i, column=key_col + 1, value=_cell_value(value))
+        if fmt:
+            cell.number_format = fmt
+    ws.freeze_panes = "A2"
+    return refs
+
+
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         out = []
@@ -245,9 +396,14 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def _assumptions_sheet(ws: Worksheet, posts: Posts, costs: Costs) -> None:
+def _assumptions_sheet(
+    ws: Worksheet, posts: Posts, costs: Costs, front_door: FrontDoorPlan | None = None
+) -> None:
     rows: list[tuple[str, str, Any]] = []
-    for section, model in (("workforce", posts.settings), ("costs", costs.settings)):
+    models: list[tuple[str, Any]] = [("workforce", posts.settings), ("costs", costs.settings)]
+    if front_door is not None:
+        models.append(("front_door", front_door.settings))
+    for section, model in models:
         for key, value in model.model_dump(mode="json").items():
             for name, item in _flatten(key, value):
                 rows.append((section, name, item))
@@ -318,15 +474,24 @@ def _curve_sheet(ws: Worksheet, curve: pd.DataFrame) -> None:
 
 
 def build_workbook(
-    posts: Posts, costs: Costs, scenario_name: str, run_info: dict[str, Any]
+    posts: Posts,
+    costs: Costs,
+    scenario_name: str,
+    run_info: dict[str, Any],
+    front_door: FrontDoorPlan | None = None,
 ) -> Workbook:
-    """The finance workbook: summary, teams, assumptions, run_info (and the budget sheets)."""
+    """The finance workbook: summary, teams, assumptions, run_info (and the budget sheets, and
+    front_door when there is a front door)."""
     wb = Workbook()
     summary = wb.active
     summary.title = "summary"
-    _summary_sheet(summary, posts, costs, scenario_name)
-    _posts_sheet(wb.create_sheet("teams"), costs.table)
-    _assumptions_sheet(wb.create_sheet("assumptions"), posts, costs)
+    teams = wb.create_sheet("teams")
+    door_totals = None
+    if front_door is not None and costs.front_door is not None:
+        door_totals = _front_door_sheet(wb.create_sheet("front_door"), front_door, costs)
+    _summary_sheet(summary, posts, costs, scenario_name, door_totals)
+    _posts_sheet(teams, costs.table)
+    _assumptions_sheet(wb.create_sheet("assumptions"), posts, costs, front_door)
     _run_info_sheet(wb.create_sheet("run_info"), scenario_name, costs, run_info)
     if costs.within_budget is not None:
         _posts_sheet(wb.create_sheet("within_budget"), costs.within_budget.table)
@@ -406,16 +571,21 @@ def write_staffing(
     costs: Costs,
     scenario_name: str,
     run_info: dict[str, Any],
+    front_door: FrontDoorPlan | None = None,
 ) -> dict[str, Path]:
-    """Write staffing.csv, staffing.xlsx and budget_curve.png (when there is a curve) into
-    ``out_dir``; all or nothing. Returns the paths written, by file name."""
+    """Write staffing.csv, staffing.xlsx and budget_curve.png (when there is a curve), and
+    front_door.csv (with a front door), into ``out_dir``; all or nothing. Returns the paths
+    written, by file name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = staffing_rows(costs.table)
     tmp = Path(tempfile.mkdtemp(prefix=".staffing-", dir=out_dir))
     try:
-        rows[CSV_COLUMNS].to_csv(tmp / "staffing.csv", index=False, lineterminator="\n")
-        wb = build_workbook(posts, costs, scenario_name, run_info)
+        csv_rows(costs).to_csv(tmp / "staffing.csv", index=False, lineterminator="\n")
+        if front_door is not None:
+            fd.interval_rows(front_door).to_csv(
+                tmp / "front_door.csv", index=False, lineterminator="\n"
+            )
+        wb = build_workbook(posts, costs, scenario_name, run_info, front_door)
         (tmp / "staffing.xlsx").write_bytes(_stable_xlsx(wb))
         if costs.curve is not None and len(costs.curve):
             budget_figure(costs, scenario_name).savefig(
