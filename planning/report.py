@@ -106,6 +106,14 @@ def manifest(result: Result) -> dict:
         "teams": len(teams.teams),
         "areas": len(result.area_data.areas),
         "allocation_by_group": teams.blocks,
+        "allocation_pairs": teams.pairs,
+        "allocation_bound_rule": (
+            "bound = the minimum, over choices of one team count per group (total_teams "
+            "respected), of the sum of the chosen pairs' bounds in allocation_pairs; gap = "
+            "(objective - bound) / objective"
+        ),
+        "allocation_tuning": teams.tuning,
+        "below_band_teams": teams.below_band_teams,
         "links": [link.__dict__ for link in result.geo.links],
         "inputs_sha256": dict(sorted(inputs.items())),
         "versions": {

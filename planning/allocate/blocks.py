@@ -5,14 +5,14 @@ each block's model arrays. A block is a set of areas whose teams must lie within
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from planning.config import TeamSettings
-from planning.errors import InfeasibleError
+from planning.errors import ConfigError, InfeasibleError
 from planning.geography import Geography
 from planning.solve import relative_gap
 
@@ -118,7 +118,9 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
                 f"grouping '{claimed[code]}' names district {code}, which is not in the councils"
             )
     if settings.nesting == "district":
-        problems += _district_limit_problems(areas, settings)
+        wrong = _district_limit_problems(areas, settings)
+        if wrong:
+            raise ConfigError("teams.district_limits: districts not found:", wrong)
     blocks = []
     for name, members, *caps in groups:
         gmin, gmax = [*caps, None, None][:2]
@@ -266,6 +268,20 @@ def block_instance(
         counts=block.counts,
         labels=labels,
     )
+
+
+def band_for_count(inst: BlockInstance, count: int) -> BlockInstance:
+    """The block with its band narrowed to what ``count`` teams allow: with the others at the
+    band's edges, one team holds at most P - (count - 1) min and at least P - (count - 1) max.
+
+    Every plan with ``count`` teams keeps the narrowed band, so bounds and cuts stay valid; at
+    a tight count it is much narrower (East Devon at 5 teams: 30,000-30,821 residents)."""
+    total = float(inst.weights.sum())
+    low = max(inst.min_pop, total - (count - 1) * inst.max_pop)
+    high = min(inst.max_pop, total - (count - 1) * inst.min_pop)
+    if low <= inst.min_pop and high >= inst.max_pop:
+        return inst
+    return replace(inst, min_pop=low, max_pop=max(low, high), counts=(count,))
 
 
 def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockInstance:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planning.allocate.blocks import BlockInstance, BlockResult
+from planning.allocate.blocks import BlockInstance, BlockResult, band_for_count
 from planning.allocate.bounds import LpBound, lagrangian_bounds, lp_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns
@@ -358,28 +358,42 @@ def choose_counts(
 
 
 def bound_task(task: BoundTask) -> dict[int, float]:
-    """Lagrangian bounds for every admissible count of a block (a fixed number of steps)."""
-    allowed = allowed_columns(task.inst)
-    bounds, _ = lagrangian_bounds(
-        task.inst, allowed, task.inst.counts, math.inf, TUNING.lagrangian_bound_steps
-    )
+    """Lagrangian bounds for every admissible count of a block (a fixed number of steps): one
+    pass for the counts that keep the band, one for each count that narrows it."""
+    inst = task.inst
+    narrowed = {c: band_for_count(inst, c) for c in inst.counts}
+    shared = tuple(c for c in inst.counts if narrowed[c] is inst)
+    bounds: dict[int, float] = {}
+    if shared:
+        found, _ = lagrangian_bounds(
+            inst, allowed_columns(inst), shared, math.inf, TUNING.lagrangian_bound_steps
+        )
+        bounds.update(found)
+    for c in inst.counts:
+        if narrowed[c] is not inst:
+            own = narrowed[c]
+            found, _ = lagrangian_bounds(
+                own, allowed_columns(own), (c,), math.inf, TUNING.lagrangian_bound_steps
+            )
+            bounds.update(found)
     return {c: max(0.0, v) if np.isfinite(v) else v for c, v in bounds.items()}
 
 
 def solve_task(task: SolveTask) -> BlockResult:
     """One pair in a worker: the small- or large-block method by the block's size."""
+    inst = band_for_count(task.inst, task.count)
     if task.lp_only:
         start = time.monotonic()
-        lp = lp_bound(task.inst, allowed_columns(task.inst), task.count, task.solver.threads)
+        lp = lp_bound(inst, allowed_columns(inst), task.count, task.solver.threads)
         seconds = time.monotonic() - start
         bound = None if lp is None else lp.value
         return BlockResult(
             task.inst.name, task.count, "bound only", None, bound, None, seconds, 0, 0, lp
         )
-    large = len(task.inst.weights) > TUNING.large_block_areas
+    large = len(inst.weights) > TUNING.large_block_areas
     solve = solve_large_block if large else solve_small_block
     return solve(
-        task.inst,
+        inst,
         task.count,
         task.solver,
         task.deadline,
