@@ -109,6 +109,11 @@ def _run(args: argparse.Namespace) -> int:
         f"{teams.objective:,.0f} person-km, bound {teams.bound:,.0f}, gap {100 * teams.gap:.2f}%, "
         f"solve {teams.seconds:.1f} s; total {time.perf_counter() - start:.1f} s"
     )
+    if teams.below_band_teams:
+        print(
+            f"note: {', '.join(teams.below_band_teams)} below the band's minimum "
+            "(teams.undersized: one_team); every output flags them (teams.csv below_band)"
+        )
     print(f"wrote {len(written)} files to {args.out}")
     return 0
 

@@ -13,7 +13,13 @@ from planning.allocate.bounds import LpBound, lagrangian_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.hess import BlockModel
-from planning.allocate.local_search import grow_plan, improve, spread_seeds
+from planning.allocate.local_search import (
+    grow_plan,
+    improve,
+    plan_with_count,
+    recount,
+    spread_seeds,
+)
 from planning.allocate.star import star_search
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
@@ -30,6 +36,7 @@ def solve_large_block(
     incumbent: np.ndarray | None = None,
     lp: LpBound | None = None,
     exact: bool = True,
+    hint: np.ndarray | None = None,
 ) -> BlockResult:
     """A large block: a plan from star models over the capacitated assignment's centres
     (falling back to a grown plan, then to the restricted MIP with cuts), with a Lagrangian
@@ -41,8 +48,20 @@ def solve_large_block(
     n = len(inst.weights)
     allowed = allowed_columns(inst)
     adj = neighbour_lists(n, inst.edges)
+    first = None
+    if incumbent is None and hint is not None:  # a plan at another count, split or merged
+        incumbent = plan_with_count(hint, inst, count, adj)
+        rough = recount(hint, inst, count, adj) if incumbent is None else None
+        first = None if rough is None else np.unique(rough)
     best = star_search(
-        inst, count, allowed, adj, solver, deadline.share(TUNING.star_search_share), incumbent
+        inst,
+        count,
+        allowed,
+        adj,
+        solver,
+        deadline.share(TUNING.star_search_share),
+        incumbent,
+        first,
     )
     rounds = cuts = 0
     if best is None:  # no star plan: a grown plan, then the restricted MIP with cuts

@@ -180,3 +180,71 @@ def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
                     improved = True
                     break
     return medoids(team, inst)  # every team relabelled by its best centre
+
+
+def split_team(team: np.ndarray, label: int, inst: BlockInstance, adj: list[np.ndarray]) -> bool:
+    """Split team ``label`` in two contiguous parts grown from its two farthest areas (in place);
+    False when the team has a single area."""
+    members = np.flatnonzero(team == label)
+    if len(members) < 2:
+        return False
+    a = int(members[int(np.argmax(inst.dist_km[members[0], members]))])
+    b = int(members[int(np.argmax(inst.dist_km[a, members]))])
+    inside = np.zeros(len(team), dtype=bool)
+    inside[members] = True
+    owner = {a: a, b: b}
+    frontier = [(0.0, a, a), (0.0, b, b)]
+    while frontier:  # multi-source growth by distance to the seed: both parts stay contiguous
+        _, u, s = heapq.heappop(frontier)
+        for v in adj[u]:
+            v = int(v)
+            if inside[v] and v not in owner:
+                owner[v] = s
+                heapq.heappush(frontier, (float(inst.dist_km[v, s]), v, s))
+    for v, s in owner.items():
+        team[v] = s
+    return True
+
+
+def recount(
+    plan: np.ndarray, inst: BlockInstance, count: int, adj: list[np.ndarray]
+) -> np.ndarray | None:
+    """A partition into ``count`` contiguous teams (labelled by their medoids, not yet in the
+    band) made from a plan with another count: split the most populous teams, or merge the
+    least populous into a touching team. None when that cannot reach ``count``."""
+    team = plan.copy()
+    for _ in range(abs(count - len(np.unique(team))) + 1):
+        labels = np.unique(team)
+        if len(labels) == count:
+            break
+        pops = {int(t): float(inst.weights[team == t].sum()) for t in labels}
+        if len(labels) < count:
+            if not split_team(team, max(pops, key=lambda t: (pops[t], t)), inst, adj):
+                return None
+        else:
+            small = min(pops, key=lambda t: (pops[t], t))
+            touching = {int(team[v]) for u in np.flatnonzero(team == small) for v in adj[u]}
+            touching.discard(small)
+            if not touching:
+                return None
+            team[team == small] = min(touching, key=lambda t: (pops[t], t))
+    if len(np.unique(team)) != count:
+        return None
+    return medoids(team, inst)
+
+
+def plan_with_count(
+    plan: np.ndarray, inst: BlockInstance, count: int, adj: list[np.ndarray]
+) -> np.ndarray | None:
+    """A plan in the band with ``count`` teams from a plan with another count: ``recount``, then
+    balance into the band and improve. None when balancing fails."""
+    team = recount(plan, inst, count, adj)
+    if team is None:
+        return None
+    balanced = balance(team, inst, adj)
+    if balanced is None:
+        return None
+    balanced = medoids(balanced, inst)
+    if not plan_is_valid(balanced, inst, adj):
+        return None
+    return improve(balanced, inst, adj)

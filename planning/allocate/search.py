@@ -52,6 +52,7 @@ class SolveTask:
     lp: LpBound | None
     exact: bool  # False: a first look (bound and quick plans, the full MIP only if no plan)
     lp_only: bool = False  # just the LP relaxation (small blocks): a bound and reduced costs
+    hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,8 @@ class CountSearch:
 
     def _first_look_seconds(self, deadline: Deadline, waiting: int) -> float:
         share = TUNING.first_look_share * deadline.remaining() * self.solver.processes
-        return max(TUNING.first_look_min_seconds, share / max(1, waiting))
+        share /= max(self.solver.processes, waiting)
+        return max(TUNING.first_look_min_seconds, share)
 
     def _small(self, pair: Pair) -> bool:
         return len(self.insts[pair.block].weights) <= TUNING.large_block_areas
@@ -318,7 +320,19 @@ class CountSearch:
             pair.lp,
             exact or pair.looks > 0,
             lp_only,
+            None if pair.has_plan else self._hint(pair),
         )
+
+    def _hint(self, pair: Pair) -> np.ndarray | None:
+        """The plan of the nearest count of the same block that has one (fewer teams first)."""
+        others = [
+            p
+            for c in self._counts(pair.block)
+            if (p := self.pairs[pair.block, c]).has_plan and c != pair.count
+        ]
+        if not others:
+            return None
+        return min(others, key=lambda p: (abs(p.count - pair.count), p.count > pair.count)).plan
 
     def _report(self, deadline: Deadline) -> None:
         with_plan = sum(
@@ -401,6 +415,7 @@ def solve_task(task: SolveTask) -> BlockResult:
         task.incumbent,
         task.lp,
         task.exact,
+        task.hint,
     )
 
 

@@ -14,7 +14,12 @@ from planning.allocate.bounds import LpBound, lp_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.hess import BlockModel
-from planning.allocate.local_search import grow_plan, improve, spread_seeds
+from planning.allocate.local_search import (
+    grow_plan,
+    improve,
+    plan_with_count,
+    spread_seeds,
+)
 from planning.allocate.star import star_search
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
@@ -33,6 +38,7 @@ def solve_small_block(
     incumbent: np.ndarray | None = None,
     lp: LpBound | None = None,
     exact: bool = True,
+    hint: np.ndarray | None = None,
 ) -> BlockResult:
     """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
 
@@ -71,7 +77,9 @@ def solve_small_block(
         return st, mip_bound
 
     first_look = incumbent is None
-    star_first = first_look and is_tight(inst, count)
+    if first_look and hint is not None:  # a plan at another count, split or merged to this one
+        best = plan_with_count(hint, inst, count, adj)
+    star_first = first_look and best is None and is_tight(inst, count)
     if star_first:  # tight counts: star models find contiguous plans where quick MIPs stall
         seconds = min(
             TUNING.quick_plan_max_seconds, TUNING.star_rescue_share * deadline.remaining()

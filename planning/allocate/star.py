@@ -194,10 +194,12 @@ def star_search(
     solver: SolverSettings,
     deadline: Deadline,
     incumbent: np.ndarray | None,
+    first_centres: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """A plan from star models: centres from the capacitated assignment (several spread
-    starts, best LP first), then the star model at those centres, local search, each team's
-    medoid as its new centre, and again, while the plan improves."""
+    starts, best LP first; ``first_centres`` before them), then the star model at those
+    centres, local search, each team's medoid as its new centre, and again, while the plan
+    improves."""
     geo = geodesic_km(inst)
     best = incumbent
     best_cost = plan_cost(best, inst) if best is not None else math.inf
@@ -210,6 +212,8 @@ def star_search(
         found = (capacitated_centres(inst, count, f, solver) for f in firsts)
         ranked = sorted((value, tuple(c)) for c, value in filter(None, found))
         starts = [np.array(c) for c in dict.fromkeys(c for _, c in ranked)]  # cheapest LP first
+        if first_centres is not None and len(first_centres) == count:
+            starts.insert(0, np.sort(first_centres))
     for centres in starts:
         tried: set[tuple] = set()
         gap = (

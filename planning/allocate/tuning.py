@@ -28,7 +28,7 @@ class Tuning:
     lp_max_rounds: int = 200
 
     # the count search
-    first_look_share: float = 0.5  # of the time left x processes, split over the first looks
+    first_look_share: float = 0.35  # of the time left x processes / max(processes, waiting)
     first_look_min_seconds: float = 3.0
     gap_budget_min_seconds: float = 3.0
     gap_budget_growth: float = 2.0  # each exact solve of a pair gets at least this x the last
