@@ -20,6 +20,7 @@ from planning.allocate.local_search import (
     recount,
     spread_seeds,
 )
+from planning.allocate.small_block import resplit_pairs
 from planning.allocate.star import star_search
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
@@ -63,6 +64,8 @@ def solve_large_block(
         incumbent,
         first,
     )
+    if best is not None and count >= 3:  # exact re-splits of touching team pairs
+        best = resplit_pairs(best, inst, adj, solver, deadline.share(TUNING.resplit_share_large))
     rounds = cuts = 0
     if best is None:  # no star plan: a grown plan, then the restricted MIP with cuts
         bound, values = lagrangian_bound(

@@ -50,6 +50,7 @@ class Tuning:
 
     # large blocks: star models over capacitated centres, Lagrangian bound
     star_search_share: float = 0.6
+    resplit_share_large: float = 0.5  # of the time left after the star models
     star_starts: int = 4
     star_gap_first: float = 0.5  # x relative_gap: quick star solves first
     star_gap_tight: float = 0.1  # x relative_gap: once the centres settle
