@@ -1015,12 +1015,18 @@ def environment() -> list[tuple[str, str]]:
         ("HiGHS (via highspy)", solvers["highs"]),
         *[(p, _version(p)) for p in packages],
         ("planning", _version("planning")),
+        (
+            "sha256 of planning/allocate/*.py (first 12)",
+            hashlib.sha256(
+                b"".join(p.read_bytes() for p in sorted((ROOT / "planning/allocate").glob("*.py")))
+            ).hexdigest()[:12],
+        ),
         *[
             (
                 f"sha256 of {name} (first 12)",
                 hashlib.sha256((ROOT / name).read_bytes()).hexdigest()[:12],
             )
-            for name in ("planning/allocate.py", "planning/scoring.py", "benchmarks/anchors.py")
+            for name in ("planning/scoring.py", "benchmarks/anchors.py")
         ],
     ]
 

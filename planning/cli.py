@@ -1,4 +1,4 @@
-"""Command line: planning validate | run | compare | sweep.
+"""Command line: planning init | validate | run | compare | sweep.
 
 Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other.
 """
@@ -20,6 +20,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     data_help = "public data directory (else PLANNING_DATA_DIR, else ../shared/data)"
+    init = sub.add_parser("init", help="write a starter scenario for any English councils")
+    init.add_argument("councils", nargs="+", metavar="COUNCIL", help="E10/E06/E08/E09/E07 codes")
+    init.add_argument("--out", type=Path, required=True, help="scenario file to write (.yaml)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--data-dir", type=Path, help=data_help)
     check = sub.add_parser("validate", help="check a scenario and its data without solving")
     check.add_argument("scenario", type=Path)
     check.add_argument("--data-dir", type=Path, help=data_help)
@@ -58,6 +63,30 @@ def _studio_parsers(sub, data_help: str) -> None:
     sweep.add_argument("--data-dir", type=Path, help=data_help)
 
 
+def _init(args: argparse.Namespace) -> int:
+    import os
+
+    from planning.config import load_scenario
+    from planning.errors import ConfigError
+    from planning.starter import starter_scenario
+
+    out: Path = args.out
+    if out.exists() and not args.force:
+        raise ConfigError(f"{out} already exists; choose another --out or pass --force")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out: folder {out.parent} does not exist")
+    starter = starter_scenario([c.strip().upper() for c in args.councils], args.data_dir)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(starter.text, encoding="utf-8")
+        load_scenario(tmp)  # the starter must load as it is
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out} (nesting: {starter.nesting}); run it with: planning run {out} --out DIR")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from planning.pipeline import validate_scenario
 
@@ -80,6 +109,11 @@ def _run(args: argparse.Namespace) -> int:
         f"{teams.objective:,.0f} person-km, bound {teams.bound:,.0f}, gap {100 * teams.gap:.2f}%, "
         f"solve {teams.seconds:.1f} s; total {time.perf_counter() - start:.1f} s"
     )
+    if teams.below_band_teams:
+        print(
+            f"note: {', '.join(teams.below_band_teams)} below the band's minimum "
+            "(teams.undersized: one_team); every output flags them (teams.csv below_band)"
+        )
     print(f"wrote {len(written)} files to {args.out}")
     return 0
 
@@ -193,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        handlers = {"validate": _validate, "run": _run, "compare": _compare, "sweep": _sweep}
+        handlers = {
+            "init": _init,
+            "validate": _validate,
+            "run": _run,
+            "compare": _compare,
+            "sweep": _sweep,
+        }
         return handlers[args.command](args)
     except PlanningError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -37,6 +37,23 @@ class Grouping(StrictModel):
     max_teams: int | None = Field(None, ge=1, description="Most teams in this grouping.")
 
 
+class DistrictLimit(StrictModel):
+    """Fewest and most teams in one district (with nesting: district)."""
+
+    district: str = Field(description="District code (E06/E07/E08/E09) or its name as in the data.")
+    min_teams: int | None = Field(None, ge=1, description="Fewest teams in this district.")
+    max_teams: int | None = Field(None, ge=1, description="Most teams in this district.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DistrictLimit:
+        if self.min_teams and self.max_teams and self.min_teams > self.max_teams:
+            raise ValueError(
+                f"district '{self.district}': min_teams ({self.min_teams}) is greater than "
+                f"max_teams ({self.max_teams})"
+            )
+        return self
+
+
 class TeamSettings(StrictModel):
     """How areas are allocated into team patches."""
 
@@ -60,6 +77,17 @@ class TeamSettings(StrictModel):
     total_teams: int | None = Field(
         None, ge=1, description="Exact number of teams in all; free within the band if omitted."
     )
+    district_limits: list[DistrictLimit] = Field(
+        default_factory=list,
+        description="With nesting: district, fewest and most teams for named districts "
+        "(others keep min/max_teams_per_group).",
+    )
+    undersized: Literal["fail", "one_team"] = Field(
+        "fail",
+        description="A block below the band's minimum on its own (e.g. the City of London): "
+        "fail (exit 3, add a neighbouring council) or plan it as one team below the band, "
+        "flagged in every output.",
+    )
     current_plan_csv: Path | None = Field(
         None,
         description="The current plan: CSV with columns area_code, team_id (path relative "
@@ -79,6 +107,17 @@ class TeamSettings(StrictModel):
                 f"min_population ({self.min_population:,.0f}) must be below "
                 f"max_population ({self.max_population:,.0f})"
             )
+        if (
+            self.min_teams_per_group
+            and self.max_teams_per_group
+            and self.min_teams_per_group > self.max_teams_per_group
+        ):
+            raise ValueError(
+                f"min_teams_per_group ({self.min_teams_per_group}) is greater than "
+                f"max_teams_per_group ({self.max_teams_per_group})"
+            )
+        if self.district_limits and self.nesting != "district":
+            raise ValueError("'district_limits' are listed but nesting is not 'district'")
         if self.nesting == "groupings" and not self.groupings:
             raise ValueError("nesting: groupings needs a list under 'groupings'")
         if self.nesting != "groupings" and self.groupings:
@@ -223,7 +262,7 @@ class HubSettings(StrictModel):
         return self
 
 
-Role = Literal[
+TeamRole = Literal[
     "family_practitioner",
     "social_worker",
     "lead_child_protection_practitioner",
@@ -231,11 +270,25 @@ Role = Literal[
     "team_manager",
     "business_support",
 ]
+FrontDoorRole = Literal["contact_officer", "duty_social_worker"]
+Role = Literal[
+    "family_practitioner",
+    "social_worker",
+    "lead_child_protection_practitioner",
+    "senior_practitioner",
+    "team_manager",
+    "business_support",
+    "contact_officer",
+    "duty_social_worker",
+]
 CaseHoldingRole = Literal[
     "family_practitioner", "social_worker", "lead_child_protection_practitioner"
 ]
 CaseType = Literal["family_help", "child_protection"]
-ROLES: tuple[str, ...] = typing.get_args(Role)
+#: The teams' roles (every one needs a salary); the front door's roles need one only when a
+#: scenario has a front door.
+ROLES: tuple[str, ...] = typing.get_args(TeamRole)
+FRONT_DOOR_ROLES: tuple[str, ...] = typing.get_args(FrontDoorRole)
 CASE_TYPES: tuple[str, ...] = typing.get_args(CaseType)
 PositiveNumber = Annotated[float, Field(gt=0)]
 
@@ -353,11 +406,15 @@ class CostSettings(StrictModel):
             "senior_practitioner": 47_000.0,
             "team_manager": 53_000.0,
             "business_support": 24_000.0,
+            "contact_officer": 26_000.0,
+            "duty_social_worker": 42_000.0,
         },
         description="Basic salary per FTE per year (£) [assumption]: mid-points of typical "
         "council pay ranges (social worker £40,000-44,000, senior and lead practitioner "
         "£44,000-50,000, family practitioner £26,000-32,000, team manager £50,000-56,000); "
-        "business support is an assumption. Every role needs one.",
+        "business support is an assumption, and so are the front door's contact officer "
+        "(about £24,000-28,000) and duty social worker (the social worker mid-point). Every "
+        "team role needs one; the front door's roles only with a front_door section.",
     )
     on_cost_share: float = Field(
         0.275, ge=0, le=1, description="Employer NI and pension as a share of salary (25-30%)."
@@ -381,6 +438,7 @@ class CostSettings(StrictModel):
             "lead_child_protection_practitioner",
             "senior_practitioner",
             "team_manager",
+            "duty_social_worker",
         ],
         description="Roles partly filled by agency staff.",
     )
@@ -422,6 +480,182 @@ class CostSettings(StrictModel):
         return self
 
 
+# --------------------------------------------------------------------------- front door
+
+#: Sefton's CHAT, first three weeks from 1 May 2024 (DOMAIN.md): contacts and referrals into
+#: social care per week, calls a day on average and on the busiest day, and the channel mix.
+SEFTON_WEEKLY_CONTACTS = (337, 327, 315)
+SEFTON_WEEKLY_REFERRALS = (86, 46, 61)
+SEFTON_CALLS_PER_DAY_MEAN = 33
+SEFTON_CALLS_PER_DAY_BUSIEST = 45
+SEFTON_CHANNEL_SHARES = {"telephone": 0.56, "email": 0.43, "other": 0.01}
+#: 979 contacts for 193 referrals: about 5.07 contacts per referral [assumption elsewhere].
+SEFTON_CONTACTS_PER_REFERRAL = sum(SEFTON_WEEKLY_CONTACTS) / sum(SEFTON_WEEKLY_REFERRALS)
+#: The busiest day against the average day: 45 / 33 = 1.36.
+SEFTON_PEAK_DAY_FACTOR = SEFTON_CALLS_PER_DAY_BUSIEST / SEFTON_CALLS_PER_DAY_MEAN
+Channel = Literal["telephone", "email", "other"]
+CHANNELS: tuple[str, ...] = typing.get_args(Channel)
+#: Shares that must add up to 1 may be off by this much (rounded published percentages).
+SHARE_SUM_TOLERANCE = 0.005
+
+
+class FrontDoorSettings(StrictModel):
+    """The front door: contacts by channel, the service promised on the telephone line, and the
+    contact officers and duty social workers that takes (sized by ``planning.front_door``).
+
+    Calls are sized per opening hour with Erlang C (no abandonment); emails, other contacts and
+    the social-worker conversations that follow are sized by their workload. Contacts are given
+    (``weekly_contacts``) or estimated from the councils' published referrals (DfE table C1) times
+    ``contacts_per_referral``.
+    """
+
+    weekly_contacts: float | None = Field(
+        None,
+        gt=0,
+        description="Contacts a week (every channel); omit to estimate them from the councils' "
+        "published referrals times contacts_per_referral.",
+    )
+    contacts_per_referral: float = Field(
+        SEFTON_CONTACTS_PER_REFERRAL,
+        gt=0,
+        description="Contacts per referral to children's social care, for estimating contacts "
+        "from the DfE referrals table (default Sefton's first three weeks: 979 contacts, 193 "
+        "referrals, 5.07) [assumption].",
+    )
+    referrals_year: int | None = Field(
+        None,
+        ge=2013,
+        le=2100,
+        description="Reporting year (to 31 March) of the DfE referrals used for the estimate; "
+        "the latest year published if omitted.",
+    )
+    channel_shares: dict[Channel, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: dict(SEFTON_CHANNEL_SHARES),
+        description="Share (0-1) of contacts by telephone, email and other; they must add up "
+        "to 1 (default Sefton's first weeks: 56%, 43%, 1%).",
+    )
+    call_handling_minutes: float = Field(
+        10.0,
+        gt=0,
+        description="A contact officer's average handling time per call, talk plus wrap-up "
+        "(minutes) [assumption].",
+    )
+    email_triage_minutes: float = Field(
+        15.0,
+        gt=0,
+        description="A contact officer's minutes to read, record and route one email contact "
+        "[assumption].",
+    )
+    other_handling_minutes: float = Field(
+        15.0,
+        gt=0,
+        description="A contact officer's minutes per other contact (letters, walk-ins, portal) "
+        "[assumption].",
+    )
+    conversation_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Share (0-1) of contacts that go on to a conversation with a duty social "
+        "worker (Sefton's referrals into social care were 20% of contacts; some conversations "
+        "end in advice or early help) [assumption].",
+    )
+    conversation_minutes: float = Field(
+        45.0,
+        gt=0,
+        description="A duty social worker's minutes per conversation, including recording "
+        "(Sefton's are not time-limited) [assumption].",
+    )
+    opens_at_hour: int = Field(
+        9, ge=0, le=23, description="Clock hour the front door opens (9 = 09:00)."
+    )
+    opening_hours_per_day: int = Field(
+        8, ge=1, le=24, description="Hours open each day, in whole hours (8: 09:00-17:00)."
+    )
+    days_per_week: int = Field(5, ge=1, le=7, description="Days open each week.")
+    arrivals_csv: Path | None = Field(
+        None,
+        description="Your arrivals profile: CSV with columns hour (clock hour, 0-23) and share "
+        "(of a day's contacts), one row per opening hour, shares adding up to 1 (relative to the "
+        "scenario file). Omit for the default profile with a morning peak.",
+    )
+    peak_day_factor: float = Field(
+        SEFTON_PEAK_DAY_FACTOR,
+        ge=1,
+        le=10,
+        description="Contacts on the busiest day over the average day (default Sefton's 45 "
+        "calls against 33: 1.36).",
+    )
+    size_for_day: Literal["average", "peak"] = Field(
+        "average",
+        description="Staff to meet the target on the average day (the peak day is then "
+        "reported) or on the peak day.",
+    )
+    answered_within_share: float | None = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Service target: this share (0-1) of calls answered within "
+        "answer_within_seconds (null: mean wait target only).",
+    )
+    answer_within_seconds: float = Field(
+        20.0, ge=0, description="Service target: seconds within which calls count as answered."
+    )
+    mean_wait_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="Service target: mean wait to answer, in seconds (average speed of answer); "
+        "with answered_within_share both must be met.",
+    )
+    max_occupancy_share: float = Field(
+        0.85,
+        gt=0,
+        le=1,
+        description="Highest share (0-1) of time an officer on duty spends handling contacts, "
+        "for calls and for deferred work (85%: the contact-centre rule of thumb) [assumption].",
+    )
+    shrinkage_share: float = Field(
+        0.30,
+        ge=0,
+        lt=1,
+        description="Share (0-1) of paid hours not available for contacts: leave, training, "
+        "sickness, breaks, supervision (30%: the contact-centre rule of thumb) [assumption].",
+    )
+    fte_hours_per_week: float = Field(
+        37.0, gt=0, le=80, description="Paid hours per week of one FTE (NJC full time: 37)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FrontDoorSettings:
+        problems = []
+        missing = [c for c in CHANNELS if c not in self.channel_shares]
+        total = sum(self.channel_shares.values())
+        if missing:
+            problems.append(
+                f"channel_shares: give a share for every channel; missing {', '.join(missing)} "
+                "(0 if none)"
+            )
+        elif abs(total - 1) > SHARE_SUM_TOLERANCE:
+            shown = ", ".join(f"{c} {v:g}" for c, v in self.channel_shares.items())
+            problems.append(
+                f"channel_shares: shares must add up to 1, these add up to {total:g} ({shown})"
+            )
+        if self.opens_at_hour + self.opening_hours_per_day > 24:
+            problems.append(
+                f"opens_at_hour {self.opens_at_hour} plus opening_hours_per_day "
+                f"{self.opening_hours_per_day} runs past midnight; open at most "
+                f"{24 - self.opens_at_hour} hours from {self.opens_at_hour}:00"
+            )
+        if self.answered_within_share is None and self.mean_wait_seconds is None:
+            problems.append(
+                "no service target: set answered_within_share (with answer_within_seconds) or "
+                "mean_wait_seconds"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Scenario(StrictModel):
     """One planning scenario: which councils, how to draw teams, how to solve."""
 
@@ -439,6 +673,21 @@ class Scenario(StrictModel):
     solver: SolverSettings = SolverSettings()
     workforce: WorkforceSettings = WorkforceSettings()
     costs: CostSettings = CostSettings()
+    front_door: FrontDoorSettings | None = Field(
+        None,
+        description="The front door's contacts, service target and staffing; none: no front door.",
+    )
+
+    @model_validator(mode="after")
+    def _check_front_door_salaries(self) -> Scenario:
+        if self.front_door is not None:
+            missing = [r for r in FRONT_DOOR_ROLES if r not in self.costs.salary_gbp]
+            if missing:
+                raise ValueError(
+                    f"costs.salary_gbp: no salary for {', '.join(missing)}, which the "
+                    "front door staffs; add it to costs.salary_gbp"
+                )
+        return self
 
 
 # --------------------------------------------------------------------------- loading

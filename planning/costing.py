@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from planning.config import CostSettings, SolverSettings, WorkforceSettings
+from planning.config import FRONT_DOOR_ROLES, CostSettings, SolverSettings, WorkforceSettings
 from planning.errors import ConfigError, InfeasibleError, SolverError
+from planning.front_door import FrontDoorPlan
 from planning.solve import Mip, SolveResult
 from planning.workforce import (
     CASE_HOLDING,
@@ -515,13 +516,37 @@ class Costs:
     within_budget: BudgetPlan | None
     curve: pd.DataFrame | None
     settings: CostSettings
+    #: The front door's posts (role, fte, staff hours, unit_cost_gbp, cost_gbp), or None.
+    front_door: pd.DataFrame | None = None
+
+    @property
+    def front_door_gbp(self) -> float:
+        return 0.0 if self.front_door is None else float(self.front_door["cost_gbp"].sum())
+
+    @property
+    def front_door_fte(self) -> float:
+        return 0.0 if self.front_door is None else float(self.front_door["fte"].sum())
+
+    @property
+    def teams_gbp(self) -> float:
+        return float(self.table["cost_gbp"].sum())
 
     def summary(self) -> dict[str, Any]:
-        """Totals and budget position, JSON-ready, for the manifest."""
+        """Totals and budget position, JSON-ready, for the manifest. Totals include the front
+        door's posts when there is one (``teams_*`` and ``front_door_*`` give the parts)."""
         fit = self.within_budget
+        parts = {}
+        if self.front_door is not None:
+            parts = {
+                "teams_cost_gbp": self.teams_gbp,
+                "teams_fte": float(self.table["fte"].sum()),
+                "front_door_cost_gbp": self.front_door_gbp,
+                "front_door_fte": self.front_door_fte,
+            }
         return {
             "total_cost_gbp": self.total_gbp,
-            "total_fte": float(self.table["fte"].sum()),
+            "total_fte": float(self.table["fte"].sum()) + self.front_door_fte,
+            **parts,
             "case_holding_fte": float(
                 self.table.loc[self.table["role"].isin(CASE_HOLDING), "fte"].sum()
             ),
@@ -546,17 +571,39 @@ class Costs:
         }
 
 
-def cost_plan(posts: Posts, settings: CostSettings, solver: SolverSettings | None = None) -> Costs:
+def price_front_door(plan: FrontDoorPlan, settings: CostSettings) -> pd.DataFrame:
+    """The front door's posts priced with the teams' cost settings (same salary, on-cost,
+    vacancy, agency and non-pay logic): role, fte, staff hours, unit_cost_gbp, cost_gbp."""
+    unit = unit_costs(settings, list(FRONT_DOOR_ROLES))["unit_cost_gbp_per_fte"]
+    table = plan.posts.copy()
+    table["unit_cost_gbp"] = table["role"].map(unit)
+    table["cost_gbp"] = table["fte"] * table["unit_cost_gbp"]
+    return table
+
+
+def cost_plan(
+    posts: Posts,
+    settings: CostSettings,
+    solver: SolverSettings | None = None,
+    front_door: FrontDoorPlan | None = None,
+) -> Costs:
     """Price the posts; against a budget, report headroom, or the shortfall and what it buys.
 
-    Also sweeps ``budget_sweep_points`` budgets for the budget curve. Raises InfeasibleError when
-    the budget is below the smallest staffable plan.
+    The front door's posts (if any) are priced alike and are a fixed first call on the budget:
+    when the plan is over budget, the teams get what is left after the front door. Also sweeps
+    ``budget_sweep_points`` budgets for the budget curve. Raises InfeasibleError when the budget
+    is below the smallest staffable plan.
     """
     solver = solver or SolverSettings()
-    unit = unit_costs(settings, sorted(set(posts.table["role"]) | set(SUPPORT_ROLES)))
+    roles = sorted(set(posts.table["role"]) | set(SUPPORT_ROLES))
+    unit = unit_costs(settings, roles)
     table = _priced(posts.table, unit["unit_cost_gbp_per_fte"])
-    total = float(table["cost_gbp"].sum())
-    minimum = minimum_staffable_cost(posts, settings)
+    door = price_front_door(front_door, settings) if front_door is not None else None
+    door_gbp = 0.0 if door is None else float(door["cost_gbp"].sum())
+    if door is not None:
+        unit = pd.concat([unit, unit_costs(settings, list(FRONT_DOOR_ROLES))])
+    total = float(table["cost_gbp"].sum()) + door_gbp
+    minimum = minimum_staffable_cost(posts, settings) + door_gbp
     budget = settings.budget_gbp
     within_budget = None
     headroom = shortfall = None
@@ -566,7 +613,14 @@ def cost_plan(posts: Posts, settings: CostSettings, solver: SolverSettings | Non
         position, headroom = "within budget", budget - total
     else:
         position, shortfall = "over budget", total - budget
-        within_budget = fit_to_budget(posts, settings, budget, solver)
+        if door is not None and budget < minimum:
+            raise InfeasibleError(
+                f"costs.budget_gbp £{budget:,.0f} is below £{minimum:,.0f}: the front door's "
+                f"£{door_gbp:,.0f} plus £{minimum - door_gbp:,.0f} for the smallest staffable "
+                f"plan of the {posts.teams.shape[0]} teams. Raise the budget to at least "
+                f"£{minimum:,.0f}, or lower the front door's service target."
+            )
+        within_budget = fit_to_budget(posts, settings, budget - door_gbp, solver)
     by_team = table.groupby("team_id")[["fte", "cost_gbp"]].sum().reset_index()
     by_role = (
         table.groupby("role")[["fte", "cost_gbp"]]
@@ -576,11 +630,22 @@ def cost_plan(posts: Posts, settings: CostSettings, solver: SolverSettings | Non
         .reset_index()
     )
     by_role = by_role.sort_values("role", key=lambda s: s.map(ROLE_ORDER)).reset_index(drop=True)
-    curve = budget_curve(posts, settings, solver) if settings.budget_sweep_points else None
+    if door is not None:
+        by_role = pd.concat([by_role, door[["role", "fte", "cost_gbp"]]], ignore_index=True)
+    curve = None
+    if settings.budget_sweep_points:
+        teams_budget = budget - door_gbp if budget is not None and budget > door_gbp else None
+        team_settings = settings.model_copy(update={"budget_gbp": teams_budget})
+        curve = budget_curve(posts, team_settings, solver)
+        if door is not None:  # the curve's budgets and costs include the front door
+            curve["budget_gbp"] += door_gbp
+            curve["cost_gbp"] += door_gbp
+            curve["fte"] += float(door["fte"].sum())
     log.info(
-        "costs: £%s a year for %.1f FTE; %s%s",
+        "costs: £%s a year for %.1f FTE%s; %s%s",
         f"{total:,.0f}",
-        table["fte"].sum(),
+        table["fte"].sum() + (0.0 if door is None else float(door["fte"].sum())),
+        "" if door is None else f" (front door £{door_gbp:,.0f})",
         position,
         f" (headroom £{headroom:,.0f})"
         if headroom is not None
@@ -602,6 +667,7 @@ def cost_plan(posts: Posts, settings: CostSettings, solver: SolverSettings | Non
         within_budget=within_budget,
         curve=curve,
         settings=settings,
+        front_door=door,
     )
 
 

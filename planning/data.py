@@ -372,3 +372,149 @@ def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
     if problems:
         raise ConfigError(f"teams.current_plan_csv: {path} does not cover the areas:", problems)
     return plan.reindex(areas.area_code)
+
+
+# --------------------------------------------------------------------------- front door inputs
+
+#: The DfE referrals table (C1), relative to the data directory.
+REFERRALS_FILE = "childrens_services/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv"
+
+
+@dataclass(frozen=True)
+class Referrals:
+    """Referrals to children's social care in a reporting year (to 31 March), per council.
+
+    ``table`` has one row per council code asked for: council_name and referrals (count).
+    """
+
+    year: int
+    table: pd.DataFrame
+    path: Path
+
+
+def read_referrals(data_dir: Path, council_codes: list[str], year: int | None = None) -> Referrals:
+    """Each council's referrals in a year from DfE table C1 (the latest year all councils publish
+    if ``year`` is None). A year, council or count that is missing or suppressed is a DataError
+    that says which, and that ``front_door.weekly_contacts`` can be given instead."""
+    path = Path(data_dir) / REFERRALS_FILE
+    if not path.is_file():
+        raise DataError(
+            f"missing data file {REFERRALS_FILE} (referrals) in {data_dir}; see "
+            "shared/data/PROVENANCE.md section 5, or set front_door.weekly_contacts"
+        )
+    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    need = {"time_period", "geographic_level", "new_la_code", "la_name", "referral_count"}
+    absent = sorted(need - set(frame.columns))
+    if absent:
+        raise DataError(f"{REFERRALS_FILE} has no column(s) {', '.join(absent)}")
+    las = frame[frame["geographic_level"] == "Local authority"].copy()
+    las["year"] = pd.to_numeric(las["time_period"], errors="coerce")
+    las["referrals"] = pd.to_numeric(las["referral_count"], errors="coerce")
+    las = las.dropna(subset=["year"]).astype({"year": int})
+    codes = sorted(set(council_codes))
+    counted = las.dropna(subset=["referrals"])
+    have = counted.groupby("year")["new_la_code"].apply(set)
+    years = sorted(have.index)
+    if year is None:
+        complete = [y for y in years if set(codes) <= have[y]]
+        if not complete:
+            raise DataError(
+                f"{REFERRALS_FILE}: no year in which every council ({', '.join(codes)}) "
+                "publishes its referrals; set front_door.weekly_contacts instead"
+            )
+        year = max(complete)
+    elif year not in years:
+        raise DataError(
+            f"front_door.referrals_year {year}: no referrals published for it in "
+            f"{REFERRALS_FILE}; years available: {years[0]}-{years[-1]}"
+        )
+    rows = las[(las["year"] == year) & las["new_la_code"].isin(codes)]
+    rows = rows.drop_duplicates("new_la_code").set_index("new_la_code")
+    problems = []
+    for code in codes:
+        if code not in rows.index:
+            problems.append(f"{code}: no row for {year} (is it an upper-tier council code?)")
+        elif not np.isfinite(rows.at[code, "referrals"]) or rows.at[code, "referrals"] <= 0:
+            problems.append(
+                f"{code} ({rows.at[code, 'la_name']}): referrals for {year} are "
+                f"'{rows.at[code, 'referral_count']}' (suppressed, missing or zero)"
+            )
+    if problems:
+        raise DataError(
+            f"{REFERRALS_FILE}: cannot estimate contacts from referrals; set "
+            "front_door.weekly_contacts or another front_door.referrals_year:",
+            problems,
+        )
+    table = pd.DataFrame(
+        {
+            "council_name": rows.loc[codes, "la_name"],
+            "referrals": rows.loc[codes, "referrals"].astype(float),
+        }
+    )
+    table.index.name = "council_code"
+    log.info(
+        "referrals %d: %s",
+        year,
+        ", ".join(f"{c} {r.referrals:,.0f}" for c, r in table.iterrows()),
+    )
+    return Referrals(year=year, table=table, path=path)
+
+
+def read_arrivals_profile(path: Path, open_hours: list[int]) -> pd.Series:
+    """A day's arrivals profile from CSV (columns ``hour``, ``share``): the share of a day's
+    contacts arriving in each opening hour, indexed by clock hour. Every opening hour needs one
+    row, and the shares must add up to 1; anything else is a ConfigError naming the hours."""
+    from planning.config import SHARE_SUM_TOLERANCE
+
+    setting = "front_door.arrivals_csv"
+    if not Path(path).is_file():
+        raise ConfigError(f"{setting}: file not found: {path}")
+    try:
+        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{setting}: {path} is not a readable CSV: {exc}") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    absent = [c for c in ("hour", "share") if c not in table.columns]
+    if absent:
+        raise ConfigError(
+            f"{setting}: {path} needs columns hour and share; missing {', '.join(absent)} "
+            f"(found {', '.join(table.columns)})"
+        )
+    problems = []
+    hours = pd.to_numeric(table["hour"], errors="coerce")
+    shares = pd.to_numeric(table["share"], errors="coerce")
+    bad_hour = table.loc[hours.isna() | (hours % 1 != 0) | (hours < 0) | (hours > 23), "hour"]
+    if len(bad_hour):
+        problems.append(f"hour must be a whole clock hour 0-23: {', '.join(bad_hour.astype(str))}")
+    bad_share = table.loc[shares.isna() | (shares < 0), "hour"]
+    if len(bad_share):
+        problems.append(
+            f"share must be a number of at least 0, for hour(s) {', '.join(bad_share.astype(str))}"
+        )
+    if problems:
+        raise ConfigError(f"{setting}: {path}:", problems)
+    profile = pd.Series(shares.to_numpy(float), index=hours.astype(int).to_numpy())
+    doubled = sorted(set(profile.index[profile.index.duplicated()]))
+    missing = [h for h in open_hours if h not in profile.index]
+    outside = sorted(set(profile.index) - set(open_hours))
+    if doubled:
+        problems.append(f"hour(s) listed twice: {', '.join(map(str, doubled))}")
+    if missing:
+        problems.append(
+            "opening hour(s) with no share: "
+            + ", ".join(f"{h:02d}:00" for h in missing)
+            + " (give 0 for an hour with no contacts)"
+        )
+    if outside:
+        problems.append(
+            "hour(s) outside the opening hours "
+            f"({open_hours[0]:02d}:00-{open_hours[-1] + 1:02d}:00): "
+            + ", ".join(f"{h:02d}:00" for h in outside)
+        )
+    if not problems:
+        total = float(profile.sum())
+        if abs(total - 1) > SHARE_SUM_TOLERANCE:
+            problems.append(f"shares must add up to 1; they add up to {total:g}")
+    if problems:
+        raise ConfigError(f"{setting}: {path} does not give the opening hours' arrivals:", problems)
+    return profile.reindex(open_hours) / profile.sum()

@@ -50,11 +50,7 @@ class Geography:
 
     def neighbours(self) -> list[np.ndarray]:
         """Sorted neighbour indices of every area."""
-        adj: list[list[int]] = [[] for _ in range(self.n)]
-        for i, j in self.edges:
-            adj[i].append(int(j))
-            adj[j].append(int(i))
-        return [np.array(sorted(a), dtype=int) for a in adj]
+        return neighbour_lists(self.n, self.edges)
 
     def distance_km(
         self, rows: np.ndarray | None = None, cols: np.ndarray | None = None
@@ -67,6 +63,15 @@ class Geography:
 
     def label(self, i: int) -> str:
         return f"{self.codes[i]} ({self.names[i]})"
+
+
+def neighbour_lists(n: int, edges: np.ndarray) -> list[np.ndarray]:
+    """Sorted neighbour indices of each of ``n`` nodes, from (m, 2) edges."""
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for i, j in edges:
+        adj[i].append(int(j))
+        adj[j].append(int(i))
+    return [np.array(sorted(set(a)), dtype=int) for a in adj]
 
 
 def touching_pairs(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:

@@ -21,10 +21,13 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
+from planning import front_door as fd
 from planning.config import Scenario, _model_of
 from planning.rounding import gbp_text, whole
-from planning.workbook import cost_figures, role_costs
+from planning.workbook import cost_figures, front_door_costs, role_costs
 from planning.workforce import ROLE_NAMES
+
+ALL_ROLE_NAMES = {**ROLE_NAMES, **fd.ROLE_NAMES}
 
 log = logging.getLogger(__name__)
 
@@ -296,10 +299,20 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         else "",
         "no budget set": "No budget envelope was set, so no comparison is made.",
     }.get(costs.position, "")
+    door = result.front_door
+    door_text = ""
+    if door is not None:
+        door_text = (
+            f" The front door adds {door.fte('contact_officer'):g} contact officer and "
+            f"{door.fte('duty_social_worker'):g} duty social worker FTE "
+            f"({_gbp(shown['front_door_cost_gbp'])} a year; section 8), so the plan costs "
+            f"{_gbp(shown['total_cost_gbp'])} in all."
+        )
     text.append(
         f"Sized to the caseload targets, the teams need {posts.total_fte:,.1f} FTE "
         f"({costs.summary()['case_holding_fte']:,.1f} holding cases) at a cost of "
-        f"{_gbp(shown['total_cost_gbp'])} a year. {budget}"
+        f"{_gbp(shown.get('teams_cost_gbp', shown['total_cost_gbp']))} a year.{door_text} "
+        f"{budget}"
     )
     key = [
         ("areas", len(areas)),
@@ -310,7 +323,7 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         ("allocation objective (person-km)", round(teams.objective, 1)),
         ("allocation bound (person-km)", round(teams.bound, 1)),
         ("allocation gap", _pct(teams.gap, 3)),
-        ("total FTE", posts.total_fte),
+        ("total FTE", posts.total_fte + costs.front_door_fte),
         ("total cost a year", _gbp(shown["total_cost_gbp"])),
         ("budget", _gbp(shown["budget_gbp"])),
         ("budget position", costs.position),
@@ -384,6 +397,77 @@ def _evidence(result, body: dict[str, Any]) -> str:
             )
         )
     return "".join(parts)
+
+
+def _wait_text(seconds: float) -> str:
+    return f"{seconds:.1f} s" if math.isfinite(seconds) else "unbounded (calls exceed officers)"
+
+
+def _front_door_html(result, folder: Path) -> str:
+    """The front door: demand, the model, the staffing per hour and per day, and its cost."""
+    door, costs = result.front_door, result.costs
+    s, d = door.settings, door.demand
+    avg, peak = door.day("average"), door.day("peak")
+    target = fd.Target.of(s).text()
+    door_gbp = cost_figures(costs)["front_door_cost_gbp"]  # whole pounds, as shown everywhere
+    source = d.source
+    if d.referrals_per_week is not None:
+        source += f" ({d.referrals_per_week:,.1f} referrals a week in {d.referrals_year})"
+    text = [
+        f"<p>The front door takes <b>{d.weekly_contacts:,.1f} contacts a week</b> "
+        f"({html.escape(source)}), "
+        f"{100 * s.channel_shares['telephone']:.0f}% by telephone, "
+        f"{100 * s.channel_shares['email']:.0f}% by email and "
+        f"{100 * s.channel_shares['other']:.0f}% other, over {s.days_per_week} days a week, "
+        f"{s.opening_hours_per_day} hours a day from {s.opens_at_hour:02d}:00; contacts arrive "
+        f"through the day by the {html.escape(door.profile_source)} profile, and the peak day "
+        f"has {s.peak_day_factor:.2f} times the average day's.</p>",
+        "<p>Calls are sized hour by hour with <b>Erlang C</b> (callers wait until answered; "
+        "callers who hang up are not modelled, so the staffing errs on the generous side): the "
+        f"fewest contact officers on the phones giving {html.escape(target)}, with each officer "
+        f"busy at most {100 * s.max_occupancy_share:.0f}% of the time. Emails, other contacts "
+        f"and the conversations with a duty social worker that follow "
+        f"{100 * s.conversation_share:.0f}% of contacts ({s.conversation_minutes:g} minutes "
+        "each) are sized by their workload. Staff hours become FTE at "
+        f"{s.fte_hours_per_week:g} paid hours a week less {100 * s.shrinkage_share:.0f}% "
+        f"shrinkage, rounded up to {door.fte_step:g} FTE.</p>",
+        f"<p>Sized for the {s.size_for_day} day, the front door needs "
+        f"<b>{door.fte('contact_officer'):g} contact officer FTE</b> and "
+        f"<b>{door.fte('duty_social_worker'):g} duty social worker FTE</b>, costing "
+        f"{_gbp(door_gbp)} a year. On an average day this answers "
+        f"{100 * avg['service_level']:.1f}% of calls within {s.answer_within_seconds:g} s with a "
+        f"mean wait of {_wait_text(avg['mean_wait_seconds'])}; on the peak day "
+        f"{100 * peak['service_level']:.1f}%, mean wait {_wait_text(peak['mean_wait_seconds'])}"
+        + (
+            f", with {peak['overloaded_hours']} hour(s) where calls exceed the officers"
+            if peak["overloaded_hours"]
+            else ""
+        )
+        + ".</p>",
+    ]
+    days = door.days.drop(columns=["days_a_week"]).copy()
+    for col in days.columns:
+        if col != "day":
+            days[col] = days[col].astype(float).replace([math.inf], float("nan")).round(4)
+    parts = "".join(text)
+    parts += table_html(days, "Table #: the front door on an average and a peak day")
+    hours = _csv(folder, "front_door.csv")
+    if hours is not None:
+        parts += table_html(
+            hours,
+            "Table #: per opening hour (front_door.csv): officers on duty, service level, mean "
+            "wait (s) and occupancy; peak columns with the same officers",
+            raw_text=True,
+            table_id="front-door",
+        )
+    door_costs = front_door_costs(costs)  # whole pounds, adding up to the shown cost
+    posts = door_costs.assign(role=door_costs["role"].map(ALL_ROLE_NAMES))
+    parts += table_html(
+        posts.round({"staff_hours_per_week": 2, "fte_before_rounding": 3}),
+        "Table #: front-door posts and their cost a year",
+        table_id="front-door-posts",
+    )
+    return parts
 
 
 def report_html(result, folder: Path | str) -> str:
@@ -473,7 +557,12 @@ def report_html(result, folder: Path | str) -> str:
     fit = summary["within_budget"]
     if fit:
         budget_rows += [
-            ("within budget: cost a year", _gbp(shown["within_budget_cost_gbp"])),
+            (
+                "within budget: teams' cost a year"
+                if costs.front_door is not None
+                else "within budget: cost a year",
+                _gbp(shown["within_budget_cost_gbp"]),
+            ),
             ("within budget: FTE", fit["fte"]),
             ("within budget: worst caseload pressure", round(fit["worst_caseload_pressure"], 3)),
             ("within budget: pressure bound", _round(fit["pressure_bound"], 3)),
@@ -488,7 +577,7 @@ def report_html(result, folder: Path | str) -> str:
         table_id="budget",
     )
     text += table_html(
-        costs.unit_costs.assign(role=costs.unit_costs["role"].map(ROLE_NAMES)),
+        costs.unit_costs.assign(role=costs.unit_costs["role"].map(ALL_ROLE_NAMES)),
         "Table #: cost per funded FTE by role",
     )
     text += image_html(
@@ -540,6 +629,8 @@ def report_html(result, folder: Path | str) -> str:
         "Table #: software",
     )
     sections.append(("Data, links and reproducibility", text))
+    if result.front_door is not None:  # section 8: after the sections others refer to
+        sections.append(("Front door", _front_door_html(result, folder)))
     areas_csv = _csv(folder, "areas.csv")
     if areas_csv is not None:
         sections.append(

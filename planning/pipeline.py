@@ -16,7 +16,15 @@ from typing import Any
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
 from planning.config import Scenario, load_scenario
 from planning.costing import Costs, cost_plan
-from planning.data import AreaData, load_areas, read_current_plan
+from planning.data import (
+    AreaData,
+    load_areas,
+    read_arrivals_profile,
+    read_current_plan,
+    read_referrals,
+    resolve_districts,
+)
+from planning.front_door import FrontDoorPlan, contacts_demand, open_hours, size_front_door
 from planning.geography import Geography, build_geography
 from planning.hubs import HubPlan, place_hubs, resolve_localities
 from planning.rounding import whole
@@ -41,6 +49,7 @@ class Result:
     rates: Rates
     posts: Posts
     costs: Costs
+    front_door: FrontDoorPlan | None = None
 
 
 def data_dir_for(scenario: Scenario, scenario_path: Path, data_dir: Path | str | None):
@@ -59,6 +68,47 @@ def current_plan(scenario: Scenario, scenario_path: Path, areas) -> Any:
     return read_current_plan(scenario_path.parent / scenario.teams.current_plan_csv, areas)
 
 
+def front_door_plan(
+    scenario: Scenario, scenario_path: Path, area_data: AreaData, rates: Rates
+) -> FrontDoorPlan | None:
+    """The scenario's front-door staffing (None without a ``front_door:`` section).
+
+    Contacts are the scenario's, or the councils' published referrals (DfE C1) times contacts
+    per referral; a council the scenario covers only part of contributes its referrals in
+    proportion to the children (0-17) in the scenario's areas against its published children.
+    """
+    settings = scenario.front_door
+    if settings is None:
+        return None
+    referrals = None
+    year = None
+    if settings.weekly_contacts is None:
+        areas = area_data.areas
+        codes = sorted(areas["council_code"].unique())
+        read = read_referrals(area_data.data_dir, codes, settings.referrals_year)
+        referrals, year = read.table.copy(), read.year
+        shares = []
+        for code in codes:
+            districts = set(resolve_districts([code], area_data.data_dir)["district_code"])
+            mine = areas[areas["council_code"] == code]
+            if districts <= set(mine["district_code"]):
+                shares.append(1.0)
+            else:
+                published = float(rates.table.at[code, "children_0_17_published"])
+                shares.append(min(1.0, float(mine["children_0_17"].sum()) / published))
+        referrals["share"] = shares
+    profile = None
+    source = None
+    if settings.arrivals_csv is not None:
+        csv = scenario_path.parent / settings.arrivals_csv
+        profile = read_arrivals_profile(csv, open_hours(settings))
+        source = f"arrivals_csv {settings.arrivals_csv}"
+    demand = contacts_demand(settings, referrals, year)
+    return size_front_door(
+        settings, demand, profile, fte_step=scenario.workforce.fte_step, profile_source=source
+    )
+
+
 def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> dict:
     """Schema and data checks without solving: areas join, geography links, band feasibility."""
     path = Path(path)
@@ -69,17 +119,26 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
     current_plan(scenario, path, area_data.areas)
     if scenario.hubs is not None:
         resolve_localities(area_data.areas, scenario.hubs)
-    published_rates(
+    rates = published_rates(
         sorted(area_data.areas.council_code.unique()),
         area_data.data_dir,
         scenario.workforce.rates_year,
     )
+    door = front_door_plan(scenario, path, area_data, rates)
     return {
         "scenario": scenario.name,
         "areas": len(area_data.areas),
         "districts": int(area_data.areas.district_code.nunique()),
         "links": len(geo.links),
         "groups": {b.name: list(b.counts) for b in blocks},
+        **(
+            {}
+            if door is None
+            else {
+                "front_door_weekly_contacts": round(door.demand.weekly_contacts, 1),
+                "front_door_fte": {r.role: r.fte for r in door.posts.itertuples()},
+            }
+        ),
     }
 
 
@@ -109,7 +168,9 @@ def run_stages(
     k_geo = _key("geography", k_areas, dump["geography"])
     k_teams = _key("teams", k_geo, dump["teams"], dump["solver"], str(path.resolve().parent))
     k_hubs = _key("hubs", k_teams, dump["hubs"], dump["solver"])
-    k_work = _key("workforce", k_teams, dump["workforce"])
+    k_work = _key(
+        "workforce", k_teams, dump["workforce"], dump["front_door"], str(path.resolve().parent)
+    )
     k_costs = _key("costs", k_work, dump["costs"], dump["solver"])
 
     def stage(name: str, key: str, compute: Callable[[], Any]) -> Any:
@@ -151,14 +212,15 @@ def run_stages(
 
     hubs = stage("hubs", k_hubs, hubs_stage)
 
-    def workforce_stage() -> tuple[Rates, Posts]:
+    def workforce_stage() -> tuple[Rates, Posts, FrontDoorPlan | None]:
         rates = published_rates(
             sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
         )
-        return rates, size_workforce(areas, teams.assignment, rates, scenario.workforce)
+        posts = size_workforce(areas, teams.assignment, rates, scenario.workforce)
+        return rates, posts, front_door_plan(scenario, path, area_data, rates)
 
-    rates, posts = stage("workforce", k_work, workforce_stage)
-    costs = stage("costs", k_costs, lambda: cost_plan(posts, scenario.costs, scenario.solver))
+    rates, posts, door = stage("workforce", k_work, workforce_stage)
+    costs = stage("costs", k_costs, lambda: cost_plan(posts, scenario.costs, scenario.solver, door))
     log.info(
         "%s: %d teams, %.1f FTE, £%s a year; reused %s",
         label or scenario.name,
@@ -167,10 +229,11 @@ def run_stages(
         f"{whole(costs.total_gbp):,}",
         ", ".join(reused) or "nothing",
     )
-    return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs), reused
+    return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs, door), reused
 
 
 def run_scenario(path: Path | str, data_dir: Path | str | None = None) -> Result:
-    """Read a scenario and run every stage: areas, geography, teams, hubs, workforce, costs."""
+    """Read a scenario and run every stage: areas, geography, teams, hubs, workforce (with the
+    front door), costs."""
     path = Path(path)
     return run_stages(load_scenario(path), path, data_dir)[0]

@@ -26,7 +26,7 @@ import pyogrio
 import yaml
 
 import planning
-from planning.data import file_sha256
+from planning.data import REFERRALS_FILE, file_sha256
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
@@ -85,12 +85,15 @@ def areas_table(result: Result) -> pd.DataFrame:
 
 
 def teams_table(result: Result) -> pd.DataFrame:
-    """teams.csv: each count is the sum of the team's rows in areas.csv."""
+    """teams.csv: each count is the sum of the team's rows in areas.csv; ``below_band`` is a
+    boolean (True/False, never 0/1), not a count, and is left out of the rounding."""
     teams = result.teams.teams.copy()
     areas = areas_table(result)
     sums = areas.groupby("team_id")[list(COUNT_COLUMNS)].sum()
     for col in COUNT_COLUMNS:
         teams[col] = teams.team_id.map(sums[col]).astype("int64")
+    if "below_band" in teams:
+        teams["below_band"] = teams["below_band"].fillna(False).astype(bool)
     if result.hubs is not None:
         teams["base_hub"] = teams.team_id.map(result.hubs.team_base)
     return teams
@@ -198,6 +201,13 @@ def manifest(result: Result) -> dict:
         path = data_dir / rel
         if path.is_file():
             inputs[rel] = file_sha256(path)
+    door = result.front_door
+    if door is not None:
+        if door.demand.referrals_year is not None and (data_dir / REFERRALS_FILE).is_file():
+            inputs[REFERRALS_FILE] = file_sha256(data_dir / REFERRALS_FILE)
+        if door.settings.arrivals_csv is not None:
+            csv = result.scenario_path.parent / door.settings.arrivals_csv
+            inputs[f"front_door.arrivals_csv ({door.settings.arrivals_csv})"] = file_sha256(csv)
     body = {
         "scenario": result.scenario.model_dump(mode="json"),
         "scenario_file": result.scenario_path.name,
@@ -214,6 +224,14 @@ def manifest(result: Result) -> dict:
         "teams": len(teams.teams),
         "areas": len(result.area_data.areas),
         "allocation_by_group": teams.blocks,
+        "allocation_pairs": teams.pairs,
+        "allocation_bound_rule": (
+            "bound = the minimum, over choices of one team count per group (total_teams "
+            "respected), of the sum of the chosen pairs' bounds in allocation_pairs; gap = "
+            "(objective - bound) / objective"
+        ),
+        "allocation_tuning": teams.tuning,
+        "below_band_teams": teams.below_band_teams,
         "links": [link.__dict__ for link in result.geo.links],
         "inputs_sha256": dict(sorted(inputs.items())),
         "versions": {
@@ -237,6 +255,12 @@ def manifest(result: Result) -> dict:
     body["staffing"] = result.costs.summary()
     # the same money in whole pounds, as staffing.csv, staffing.xlsx and report.html show it
     body["staffing"]["shown_whole_pounds"] = cost_figures(result.costs)
+    if door is not None:
+        body["front_door"] = {
+            **door.summary(),
+            "cost_gbp": result.costs.front_door_gbp,
+            "posts_costed": result.costs.front_door.to_dict("records"),
+        }
     body["published_rates"] = result.posts.comparison.to_dict(orient="records")
     return _json_ready(body)
 
@@ -394,7 +418,9 @@ def _write_all(result: Result, folder: Path) -> None:
         "planning version": body["versions"]["planning"],
         "HiGHS version": body["versions"]["highs"],
     }
-    write_staffing(folder, result.posts, result.costs, result.scenario.name, run_info)
+    write_staffing(
+        folder, result.posts, result.costs, result.scenario.name, run_info, result.front_door
+    )
     _write_manifest(folder, body)
     from planning.htmlreport import write_html_outputs  # reads the files above: keep it last
 

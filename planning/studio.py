@@ -158,6 +158,36 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ),
         ("workforce", "worst_caseload_pressure", round(float(holders.caseload_pressure.max()), 3)),
     ]
+    door = getattr(result, "front_door", None)
+    if door is not None:
+        average, peak = door.day("average"), door.day("peak")
+
+        def finite(value: float, digits: int) -> float | None:
+            return round(float(value), digits) if np.isfinite(value) else None
+
+        rows += [
+            ("front_door", "front_door_weekly_contacts", round(door.demand.weekly_contacts, 1)),
+            ("front_door", "front_door_contact_officer_fte", door.fte("contact_officer")),
+            ("front_door", "front_door_duty_social_worker_fte", door.fte("duty_social_worker")),
+            (
+                "front_door",
+                "front_door_average_day_service_level",
+                finite(average["service_level"], 4),
+            ),
+            (
+                "front_door",
+                "front_door_average_day_mean_wait_seconds",
+                finite(average["mean_wait_seconds"], 2),
+            ),
+            ("front_door", "front_door_peak_day_service_level", finite(peak["service_level"], 4)),
+            (
+                "front_door",
+                "front_door_peak_day_mean_wait_seconds",
+                finite(peak["mean_wait_seconds"], 2),
+            ),
+            # whole pounds, as staffing.csv, the workbook and the report show it
+            ("front_door", "front_door_cost_gbp", cost_figures(costs)["front_door_cost_gbp"]),
+        ]
     fit = costs.within_budget
     shown = cost_figures(costs)  # whole pounds, as the workbook and report show them
     achievable = fit.worst_caseload_pressure if fit is not None else holders.caseload_pressure.max()
@@ -362,7 +392,16 @@ def compare_results(labels: list[str], results: list[Result]) -> Comparison:
     section_rank = {
         s: i
         for i, s in enumerate(
-            ["scenario", "teams", "allocation", "changes", "hubs", "workforce", "costs"]
+            [
+                "scenario",
+                "teams",
+                "allocation",
+                "changes",
+                "hubs",
+                "workforce",
+                "front_door",
+                "costs",
+            ]
         )
     }
     order.sort(key=lambda sm: section_rank.get(sm[0], len(section_rank)))

@@ -1,7 +1,10 @@
 """Staffing outputs for finance: staffing.csv, staffing.xlsx and budget_curve.png.
 
 The CSV and the workbook's ``teams`` sheet hold the same rows (sorted by team, then role) with the
-same rounded figures, so the workbook's SUM formulas recompute to the CSV's totals. Outputs are
+same rounded figures, so the workbook's SUM formulas recompute to the CSV's totals; with a front
+door, the CSV's two ``front door`` rows are the ``front_door`` sheet's posts, and the summary
+reads that sheet's totals by formula. Money is in whole pounds by one rule (``planning.rounding``):
+the rows add up to the headline total, front door included. Outputs are
 byte-stable for the same inputs: fixed workbook dates, fixed zip entry times, no PNG timestamp.
 Files are written to a temporary folder and moved into place only when all are written.
 """
@@ -29,13 +32,17 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planning import front_door as fd
 from planning.costing import Costs
+from planning.front_door import FrontDoorPlan
 from planning.rounding import largest_remainder, whole
 from planning.workforce import POST_COLUMNS, ROLE_NAMES, Posts
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ["team_id", "role", "fte", "cases", "caseload_per_fte", "cost_gbp"]
+#: Display names of every role, the teams' and the front door's.
+ALL_ROLE_NAMES = {**ROLE_NAMES, **fd.ROLE_NAMES}
 FIXED_TIME = dt.datetime(2000, 1, 1)
 GBP = '"£"#,##0'
 PERCENT = "0.00%"
@@ -77,6 +84,15 @@ HEADINGS = {
     "setting": "Setting",
     "value": "Value",
     "item": "Item",
+    # the front_door sheet
+    "hour": "Hour",
+    "traffic_erlangs": "Traffic (Erlangs)",
+    "peak_traffic_erlangs": "Peak traffic (Erlangs)",
+    "mean_wait_seconds": "Mean wait (s)",
+    "peak_mean_wait_seconds": "Peak mean wait (s)",
+    "staff_hours_per_week": "Staff hours a week",
+    "fte_before_rounding": "FTE before rounding",
+    "most_on_duty": "Most on duty",
 }
 #: Sheets with more columns than this print landscape.
 PORTRAIT_COLUMNS = 5
@@ -92,11 +108,12 @@ def heading(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def staffing_rows(table: pd.DataFrame) -> pd.DataFrame:
+def staffing_rows(table: pd.DataFrame, total: int | None = None) -> pd.DataFrame:
     """Rows of staffing.csv (and the workbook's teams sheet): display role names, rounded.
 
     Costs are whole pounds by largest remainder, so the rows add up exactly to the plan's total
-    in whole pounds (``rounding.whole`` of the exact total), the same figure the report shows.
+    in whole pounds (``rounding.whole`` of the exact total, or ``total``), the same figure the
+    report shows.
     """
     out = table.copy()
     out["role"] = out["role"].map(ROLE_NAMES).fillna(out["role"])
@@ -106,10 +123,58 @@ def staffing_rows(table: pd.DataFrame) -> pd.DataFrame:
     out["target_caseload"] = out["target_caseload"].astype(float).round(2)
     out["caseload_pressure"] = out["caseload_pressure"].astype(float).round(3)
     if "cost_gbp" in out:
-        out["cost_gbp"] = largest_remainder(out["cost_gbp"].to_numpy(float))
+        out["cost_gbp"] = largest_remainder(out["cost_gbp"].to_numpy(float), total)
     if "unit_cost_gbp" in out:
         out["unit_cost_gbp"] = [whole(v) for v in out["unit_cost_gbp"]]
     return out.reset_index(drop=True)
+
+
+def front_door_costs(costs: Costs) -> pd.DataFrame | None:
+    """The front door's posts (``Costs.front_door``) with whole-pound unit costs and costs, or
+    None without a front door.
+
+    The teams' rows add up to the teams' total in whole pounds; the front door's rows are
+    rounded by largest remainder to the rest of the plan's whole-pound total (``whole`` of the
+    exact total, front door included), so the teams and the front door together add up to the
+    headline figure.
+    """
+    door = costs.front_door
+    if door is None:
+        return None
+    teams = int(staffing_rows(costs.table)["cost_gbp"].sum())
+    out = door.copy()
+    out["cost_gbp"] = largest_remainder(
+        door["cost_gbp"].to_numpy(float), whole(costs.total_gbp) - teams
+    )
+    out["unit_cost_gbp"] = [whole(v) for v in door["unit_cost_gbp"]]
+    return out.reset_index(drop=True)
+
+
+def front_door_rows(costs: Costs) -> pd.DataFrame:
+    """staffing.csv's rows for the front door's posts (team_id 'front door'; no cases), in
+    whole pounds (``front_door_costs``)."""
+    door = front_door_costs(costs)
+    if door is None:
+        return pd.DataFrame(columns=CSV_COLUMNS)
+    return pd.DataFrame(
+        {
+            "team_id": fd.FRONT_DOOR_ID,
+            "role": door["role"].map(ALL_ROLE_NAMES).to_numpy(),
+            "fte": door["fte"].astype(float).to_numpy(),
+            "cases": np.nan,
+            "caseload_per_fte": np.nan,
+            "cost_gbp": door["cost_gbp"].astype("int64").to_numpy(),
+        }
+    )
+
+
+def csv_rows(costs: Costs) -> pd.DataFrame:
+    """Every row of staffing.csv: the teams' posts, then the front door's. Their whole-pound
+    costs add up to the plan's total, front door included, in whole pounds."""
+    rows = staffing_rows(costs.table)[CSV_COLUMNS]
+    if costs.front_door is None:
+        return rows
+    return pd.concat([rows, front_door_rows(costs)], ignore_index=True)
 
 
 def team_costs(table: pd.DataFrame) -> pd.Series:
@@ -118,25 +183,34 @@ def team_costs(table: pd.DataFrame) -> pd.Series:
 
 
 def role_costs(costs: Costs) -> pd.DataFrame:
-    """FTE and whole-pound cost per role (display names, plan order), from the rounded rows."""
-    rows = staffing_rows(costs.table)
+    """FTE and whole-pound cost per role (display names, plan order: the teams' roles, then the
+    front door's), from the rounded rows of staffing.csv."""
+    rows = csv_rows(costs)
     sums = rows.groupby("role", sort=False)[["fte", "cost_gbp"]].sum()
-    order = [ROLE_NAMES.get(r, r) for r in costs.by_role["role"]]
+    order = [ALL_ROLE_NAMES.get(r, r) for r in costs.by_role["role"]]
     return sums.reindex(order).rename_axis("role").reset_index()
 
 
 def cost_figures(costs: Costs) -> dict[str, Any]:
     """The headline money figures in whole pounds, each derived the same way everywhere.
 
-    Headroom and shortfall are differences of the shown (rounded) budget and total, so the three
-    figures a reader sees always add up.
+    The total is the sum of staffing.csv's rounded rows, front door included (``whole`` of the
+    exact total); with a front door, ``teams_cost_gbp`` and ``front_door_cost_gbp`` are its
+    two parts. Headroom and shortfall are differences of the shown (rounded) budget and total, so
+    the three figures a reader sees always add up.
     """
-    total = int(staffing_rows(costs.table)["cost_gbp"].sum())
+    rows = csv_rows(costs)
+    total = int(rows["cost_gbp"].sum())
     budget = None if costs.budget_gbp is None else whole(costs.budget_gbp)
     fit = costs.within_budget
     fit_cost = None if fit is None else int(staffing_rows(fit.table)["cost_gbp"].sum())
+    parts: dict[str, Any] = {}
+    if costs.front_door is not None:
+        door = int(rows.loc[rows["team_id"] == fd.FRONT_DOOR_ID, "cost_gbp"].sum())
+        parts = {"teams_cost_gbp": total - door, "front_door_cost_gbp": door}
     return {
         "total_cost_gbp": total,
+        **parts,
         "budget_gbp": budget,
         "budget_position": costs.position,
         "headroom_gbp": None if costs.headroom_gbp is None or budget is None else budget - total,
@@ -250,8 +324,18 @@ def _posts_sheet(ws: Worksheet, table: pd.DataFrame) -> None:
     _print_setup(ws)
 
 
-def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str) -> None:
-    """Key figures, then cost by role, then one row per team: stacked, one table under another."""
+def _summary_sheet(
+    ws: Worksheet,
+    posts: Posts,
+    costs: Costs,
+    scenario_name: str,
+    door_totals: dict[str, str] | None = None,
+) -> None:
+    """Key figures, then cost by role, then one row per team: stacked, one table under another.
+
+    With a front door, the team table ends with a 'front door' row whose FTE and cost are
+    formulas reading the front_door sheet's totals (``door_totals``), and the key figures give
+    its cost by the same reference, so the totals still recompute to staffing.csv's."""
     rows = staffing_rows(costs.table)
     teams = posts.teams.set_index("team_id")
     per_team = pd.DataFrame(
@@ -267,6 +351,9 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
             "worst_caseload_pressure": teams["worst_caseload_pressure"].round(3).to_numpy(),
         }
     )
+    if door_totals:
+        door_row = pd.DataFrame([{"team_id": fd.FRONT_DOOR_ID}], columns=per_team.columns)
+        per_team = pd.concat([per_team.astype(object), door_row.astype(object)], ignore_index=True)
     team_formats = {
         "children_0_17": FORMATS["count"],
         "family_help_cases": FORMATS["cases"],
@@ -290,7 +377,18 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         ("Headroom (£)", figures["headroom_gbp"], GBP),
         ("Shortfall (£)", figures["shortfall_gbp"], GBP),
         ("Minimum staffable cost (£ a year)", figures["minimum_staffable_cost_gbp"], GBP),
-        ("Within budget: cost (£ a year)", figures["within_budget_cost_gbp"], GBP),
+    ]
+    if door_totals:  # a formula: the front_door sheet's cost total
+        block.append(("Front door cost (£ a year)", f"={door_totals['cost_gbp']}", GBP))
+    block += [
+        (
+            # the teams' posts the budget buys (the within_budget sheet), after the front door
+            "Within budget: teams' cost (£ a year)"
+            if door_totals
+            else "Within budget: cost (£ a year)",
+            figures["within_budget_cost_gbp"],
+            GBP,
+        ),
         ("Within budget: FTE", float(fit.table["fte"].sum()) if fit else None, FORMATS["fte"]),
         (
             "Within budget: worst caseload pressure",
@@ -332,11 +430,131 @@ def _summary_sheet(ws: Worksheet, posts: Posts, costs: Costs, scenario_name: str
         title="Teams",
         totals={**sums, "worst_caseload_pressure": "MAX"},
     )
+    if door_totals:
+        for name in ("total_fte", "cost_gbp"):
+            cell = ws.cell(
+                row=team_total - 1,
+                column=per_team.columns.get_loc(name) + 1,
+                value=f"={door_totals[name]}",
+            )
+            cell.number_format = team_formats[name]
     cost_letter = get_column_letter(per_team.columns.get_loc("cost_gbp") + 1)
     ws.cell(row=header + 3, column=2, value=f"={cost_letter}{team_total}")
     ws.column_dimensions["A"].width = 40.0
     ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 22.0)
     _print_setup(ws, header_row=None)
+
+
+def _front_door_sheet(ws: Worksheet, plan: FrontDoorPlan, costs: Costs) -> dict[str, str]:
+    """Key figures, the posts with their cost, then per opening hour (average day, and the peak
+    day with the same officers): stacked, one table under another, as on the summary sheet.
+    Totals are SUM formulas (their values cached like the other sheets'); returns the cells
+    holding the posts' FTE and cost totals (as 'front_door'!D9), for the summary sheet."""
+    door = front_door_costs(costs)
+    assert door is not None
+    s, d = plan.settings, plan.demand
+    avg, peak = plan.day("average"), plan.day("peak")
+    ws.cell(row=1, column=1, value="Front door").font = Font(bold=True, size=14)
+
+    block: list[tuple[str, Any, str | None]] = [
+        (
+            "Model",
+            "Erlang C per opening hour (no abandonment); workload for email, other, conversations",
+            None,
+        ),
+        ("Service target", fd.Target.of(s).text(), None),
+        ("Sized for the day", s.size_for_day, None),
+        ("Contacts a week", round(d.weekly_contacts, 2), FORMATS["cases"]),
+        ("Contacts source", d.source, None),
+        (
+            "Referrals a week",
+            None if d.referrals_per_week is None else round(d.referrals_per_week, 2),
+            FORMATS["cases"],
+        ),
+        ("Arrivals profile", plan.profile_source, None),
+        ("Peak day factor", round(s.peak_day_factor, 4), "0.00"),
+        ("Shrinkage", s.shrinkage_share, "0.0%"),
+        ("Average day: service level", round(avg["service_level"], 4), "0.0%"),
+        ("Average day: mean wait (s)", _cell_value(round(avg["mean_wait_seconds"], 2)), "0.0"),
+        ("Average day: phone occupancy", round(avg["phone_occupancy"], 4), "0.0%"),
+        ("Peak day: service level", round(peak["service_level"], 4), "0.0%"),
+        ("Peak day: mean wait (s)", _cell_value(round(peak["mean_wait_seconds"], 2)), "0.0"),
+        ("Peak day: phone occupancy", round(peak["phone_occupancy"], 4), "0.0%"),
+        ("Peak day: overloaded hours", peak["overloaded_hours"], "0"),
+        ("Front door FTE", None, FORMATS["fte"]),  # formulas: the posts table's totals, below
+        ("Front door cost (£ a year)", None, GBP),
+    ]
+    key = pd.DataFrame([(k, v) for k, v, _ in block], columns=["item", "value"])
+    header, last = _table(ws, key, {}, row=3, title="Key figures")
+    for i, (_, _, fmt) in enumerate(block, start=header + 1):
+        ws.cell(row=i, column=2).alignment = Alignment(horizontal="right")
+        if fmt:
+            ws.cell(row=i, column=2).number_format = fmt
+
+    posts = pd.DataFrame(
+        {
+            "role": door["role"].map(ALL_ROLE_NAMES).to_numpy(),
+            "staff_hours_per_week": door["staff_hours_per_week"].round(2).to_numpy(),
+            "fte_before_rounding": door["fte_before_rounding"].round(3).to_numpy(),
+            "fte": door["fte"].astype(float).to_numpy(),
+            "most_on_duty": door["most_on_duty"].to_numpy(),
+            "unit_cost_gbp": door["unit_cost_gbp"].to_numpy(),
+            "cost_gbp": door["cost_gbp"].to_numpy(),
+        }
+    )
+    _, posts_total = _table(
+        ws,
+        posts,
+        {
+            "staff_hours_per_week": "0.0",
+            "fte_before_rounding": "0.00",
+            "fte": FORMATS["fte"],
+            "most_on_duty": "0",
+            "unit_cost_gbp": GBP,
+            "cost_gbp": GBP,
+        },
+        row=last + 2,
+        title="Posts and cost",
+        totals={"staff_hours_per_week": "SUM", "fte": "SUM", "cost_gbp": "SUM"},
+    )
+    cells = {
+        name: f"{get_column_letter(posts.columns.get_loc(name) + 1)}{posts_total}"
+        for name in ("fte", "cost_gbp")
+    }
+    ws.cell(row=last - 1, column=2, value=f"={cells['fte']}")
+    ws.cell(row=last, column=2, value=f"={cells['cost_gbp']}")
+
+    hours = fd.interval_rows(plan)
+    sums = [
+        c
+        for c in hours.columns
+        if c not in ("hour", "peak_phone_officers_needed")
+        and not c.endswith(("service_level", "wait_seconds", "occupancy", "of_waiting"))
+    ]
+    formats = {
+        c: FORMATS["cases"]
+        for c in ("contacts", "calls", "emails_and_other", "conversations", "peak_calls")
+    }
+    formats.update({c: "0.00" for c in hours.columns if c.endswith(("erlangs", "officers"))})
+    formats.update({"duty_social_workers": "0.00", "contact_officers": "0.00"})
+    formats.update({c: "0.0%" for c in hours.columns if c.endswith(("level", "occupancy"))})
+    formats.update({c: "0.0%" for c in hours.columns if c.endswith("of_waiting")})
+    formats.update({c: "0.0" for c in hours.columns if c.endswith("wait_seconds")})
+    _table(
+        ws,
+        hours,
+        formats,
+        row=posts_total + 2,
+        title="Per opening hour (front_door.csv; peak columns with the same officers)",
+        totals=dict.fromkeys(sums, "SUM"),
+        widths={"hour": 14.0},
+    )
+    ws.column_dimensions["A"].width = 40.0
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 40.0)
+    _print_setup(ws, header_row=None)
+    refs = {name: f"'{ws.title}'!{cell}" for name, cell in cells.items()}
+    refs["total_fte"] = refs["fte"]
+    return refs
 
 
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
@@ -350,9 +568,14 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def _assumptions_sheet(ws: Worksheet, posts: Posts, costs: Costs) -> None:
+def _assumptions_sheet(
+    ws: Worksheet, posts: Posts, costs: Costs, front_door: FrontDoorPlan | None = None
+) -> None:
     rows: list[tuple[str, str, Any]] = []
-    for section, model in (("workforce", posts.settings), ("costs", costs.settings)):
+    models: list[tuple[str, Any]] = [("workforce", posts.settings), ("costs", costs.settings)]
+    if front_door is not None:
+        models.append(("front_door", front_door.settings))
+    for section, model in models:
         for key, value in model.model_dump(mode="json").items():
             for name, item in _flatten(key, value):
                 rows.append((section, name, item))
@@ -437,15 +660,24 @@ def _curve_sheet(ws: Worksheet, curve: pd.DataFrame) -> None:
 
 
 def build_workbook(
-    posts: Posts, costs: Costs, scenario_name: str, run_info: dict[str, Any]
+    posts: Posts,
+    costs: Costs,
+    scenario_name: str,
+    run_info: dict[str, Any],
+    front_door: FrontDoorPlan | None = None,
 ) -> Workbook:
-    """The finance workbook: summary, teams, assumptions, run_info (and the budget sheets)."""
+    """The finance workbook: summary, teams, assumptions, run_info (and the budget sheets, and
+    front_door when there is a front door)."""
     wb = Workbook()
     summary = wb.active
     summary.title = "summary"
-    _summary_sheet(summary, posts, costs, scenario_name)
-    _posts_sheet(wb.create_sheet("teams"), costs.table)
-    _assumptions_sheet(wb.create_sheet("assumptions"), posts, costs)
+    teams = wb.create_sheet("teams")
+    door_totals = None
+    if front_door is not None and costs.front_door is not None:
+        door_totals = _front_door_sheet(wb.create_sheet("front_door"), front_door, costs)
+    _summary_sheet(summary, posts, costs, scenario_name, door_totals)
+    _posts_sheet(teams, costs.table)
+    _assumptions_sheet(wb.create_sheet("assumptions"), posts, costs, front_door)
     _run_info_sheet(wb.create_sheet("run_info"), scenario_name, costs, run_info)
     if costs.within_budget is not None:
         _posts_sheet(wb.create_sheet("within_budget"), costs.within_budget.table)
@@ -462,19 +694,26 @@ def build_workbook(
 
 # --------------------------------------------------------------------------- cached values
 
-_FORMULA = re.compile(r"=(?:(SUM|MAX)\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)|([A-Z]+)(\d+))")
+_FORMULA = re.compile(
+    r"=(?:(SUM|MAX)\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)|(?:'([^']+)'!|(\w+)!)?([A-Z]+)(\d+))"
+)
 
 
 def formula_value(ws: Worksheet, formula: str) -> float | int | None:
     """The value of one of the workbook's own formulas: SUM or MAX over a column range of the
-    same sheet, or a reference to one cell (which may itself be a formula)."""
+    same sheet, or a reference to one cell, of this sheet or another ('front_door'!D9), which
+    may itself be a formula."""
     match = _FORMULA.fullmatch(formula)
     if not match:
         raise ValueError(f"{ws.title}: no cached value for formula {formula!r}")
-    func, c1, r1, c2, r2, ref_col, ref_row = match.groups()
+    func, c1, r1, c2, r2, quoted, sheet, ref_col, ref_row = match.groups()
     if ref_col:
-        value = ws[f"{ref_col}{ref_row}"].value
-        return formula_value(ws, value) if isinstance(value, str) and value[:1] == "=" else value
+        name = quoted or sheet
+        target = ws if name is None else ws.parent[name]
+        value = target[f"{ref_col}{ref_row}"].value
+        if isinstance(value, str) and value[:1] == "=":
+            return formula_value(target, value)
+        return value
     if c1 != c2:
         raise ValueError(f"{ws.title}: {formula!r} spans columns")
     numbers = []
@@ -599,16 +838,21 @@ def write_staffing(
     costs: Costs,
     scenario_name: str,
     run_info: dict[str, Any],
+    front_door: FrontDoorPlan | None = None,
 ) -> dict[str, Path]:
-    """Write staffing.csv, staffing.xlsx and budget_curve.png (when there is a curve) into
-    ``out_dir``; all or nothing. Returns the paths written, by file name."""
+    """Write staffing.csv, staffing.xlsx and budget_curve.png (when there is a curve), and
+    front_door.csv (with a front door), into ``out_dir``; all or nothing. Returns the paths
+    written, by file name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = staffing_rows(costs.table)
     tmp = Path(tempfile.mkdtemp(prefix=".staffing-", dir=out_dir))
     try:
-        rows[CSV_COLUMNS].to_csv(tmp / "staffing.csv", index=False, lineterminator="\n")
-        wb = build_workbook(posts, costs, scenario_name, run_info)
+        csv_rows(costs).to_csv(tmp / "staffing.csv", index=False, lineterminator="\n")
+        if front_door is not None:
+            fd.interval_rows(front_door).to_csv(
+                tmp / "front_door.csv", index=False, lineterminator="\n"
+            )
+        wb = build_workbook(posts, costs, scenario_name, run_info, front_door)
         (tmp / "staffing.xlsx").write_bytes(_stable_xlsx(wb))
         if costs.curve is not None and len(costs.curve):
             budget_figure(costs, scenario_name).savefig(

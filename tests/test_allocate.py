@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 from grids import grid
 
-from planning.allocate import (
-    allocate_teams,
-    check_plan,
-    choose_counts,
-    count_range,
-    population_path,
-)
+from planning.allocate import allocate_teams, check_plan, choose_counts, count_range
+from planning.allocate.graph import population_path
 from planning.config import Grouping, SolverSettings, TeamSettings
-from planning.errors import InfeasibleError, SolverError
+from planning.errors import ConfigError, InfeasibleError, SolverError
 
 SOLVER = SolverSettings(time_limit_seconds=30, relative_gap=0.0, processes=1)
 
@@ -239,3 +234,107 @@ def test_current_plan_must_cover_every_area(tmp_path):
         read_current_plan(path, areas)
     assert "E01999999" in str(err.value)
     assert "E01000002 (cell 0,2)" in str(err.value)
+
+
+RING = "AAAA\nA..A\nA..A\nAAAA"
+RING_CELLS = [(r, c) for r in range(4) for c in range(4) if r in (0, 3) or c in (0, 3)]
+RING_WEIGHTS = dict(zip(RING_CELLS, [1, 1, 3, 1, 4, 2, 4, 1, 1, 1, 3, 3], strict=True))
+
+
+def test_a_count_with_no_plan_hands_over_to_a_count_with_one():
+    """
+    AAAA      A ring of 12 areas (26 people) in teams of 3-5.4: the band admits 5-8 teams. The
+    A..A      cheapest bound is at 7 teams, where no contiguous plan exists (the ring cannot be
+    A..A      cut into 7 arcs in the band); the search looks there first, finds no plan, and
+    AAAA      moves to 6 teams, which it proves optimal.
+    """
+    areas, geo = grid(RING, RING_WEIGHTS)
+    settings = TeamSettings(min_population=3, max_population=5.4)
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    assert count_range(26, 3, 5.4) == (5, 8)
+    assert len(plan.teams) == 6 and plan.status == "optimal"
+    check_plan(plan.assignment, areas, geo, settings)
+    seven = next(p for p in plan.pairs if p["teams"] == 7)
+    assert seven["looks"] >= 1 and seven["objective"] is None and not seven["chosen"]
+    six = next(p for p in plan.pairs if p["teams"] == 6)
+    assert six["chosen"] and six["objective"] == pytest.approx(plan.objective)
+
+
+def test_overall_bound_is_rederived_from_every_pair():
+    """
+    AAAB
+    AAAB      Two districts (8 and 4 people, teams of 2-4): the overall bound is the cheapest
+    AABB      choice of counts over the pairs' bounds, recomputable from plan.pairs alone.
+    """
+    areas, geo = grid("AAAB\nAAAB\nAABB")
+    settings = TeamSettings(min_population=2, max_population=4, nesting="district")
+    plan = allocate_teams(areas, geo, settings, SolverSettings(time_limit_seconds=20, processes=1))
+    by_group: dict[str, dict[int, float]] = {}
+    for p in plan.pairs:
+        bound = p["bound"] if p["bound"] is not None else float("inf")
+        by_group.setdefault(p["group"], {})[p["teams"]] = bound
+    rederived = choose_counts([by_group[g] for g in sorted(by_group)], None)
+    assert rederived is not None
+    assert rederived[0] == pytest.approx(plan.bound, rel=1e-12)
+    assert 0 < plan.bound <= plan.objective
+    assert {p["teams"] for p in plan.pairs if p["group"] == "District A"} == {2, 3, 4}
+    chosen = sum(p["teams"] for p in plan.pairs if p["chosen"])
+    assert chosen == len(plan.teams)
+
+
+def test_district_limits_cap_one_district_by_name_or_code():
+    """
+    AAAAAA
+    AAAAAA    District A (12 people) admits 3-6 teams of 2-4 and B (6) 2-3; a cap by name holds
+    BBBBBB    A to at most 3 teams, a floor by code holds B to 3.
+    """
+    areas, geo = grid("AAAAAA\nAAAAAA\nBBBBBB")
+    code_b = areas.district_code[areas.district_name == "District B"].iloc[0]
+    settings = TeamSettings(
+        min_population=2,
+        max_population=4,
+        nesting="district",
+        district_limits=[
+            {"district": "District A", "max_teams": 3},
+            {"district": code_b, "min_teams": 3},
+        ],
+    )
+    plan = allocate_teams(areas, geo, settings, SolverSettings(time_limit_seconds=20, processes=1))
+    per_group = plan.teams.groupby("group").size().to_dict()
+    assert per_group == {"District A": 3, "District B": 3}
+    check_plan(plan.assignment, areas, geo, settings)
+
+
+def test_district_limits_naming_an_unknown_district_is_a_config_error():
+    areas, geo = grid("AAB\nAAB")
+    settings = TeamSettings(
+        min_population=1,
+        max_population=4,
+        nesting="district",
+        district_limits=[{"district": "Nowhere", "max_teams": 2}],
+    )
+    with pytest.raises(ConfigError, match="district 'Nowhere' is not among"):
+        allocate_teams(areas, geo, settings, SOLVER)
+    with pytest.raises(ValueError, match="district_limits"):
+        TeamSettings(district_limits=[{"district": "X", "max_teams": 2}])
+    with pytest.raises(ValueError, match="greater than max_teams"):
+        TeamSettings(
+            nesting="district", district_limits=[{"district": "X", "min_teams": 3, "max_teams": 2}]
+        )
+
+
+def test_a_block_below_the_band_fails_or_is_one_flagged_team():
+    """
+    AAA       Six people against a band of 10-20: with undersized 'fail' it is infeasible and the
+    AAA       message says to add a neighbouring council; with 'one_team' it is one team, flagged.
+    """
+    areas, geo = grid("AAA\nAAA")
+    with pytest.raises(InfeasibleError, match="add a neighbouring council"):
+        allocate_teams(areas, geo, TeamSettings(min_population=10, max_population=20), SOLVER)
+    settings = TeamSettings(min_population=10, max_population=20, undersized="one_team")
+    plan = allocate_teams(areas, geo, settings, SOLVER)
+    assert len(plan.teams) == 1 and plan.below_band_teams == ["T01"]
+    assert plan.teams.below_band.tolist() == [True]
+    check_plan(plan.assignment, areas, geo, settings, plan.below_band_teams)
+    with pytest.raises(SolverError, match="outside the band"):
+        check_plan(plan.assignment, areas, geo, settings)

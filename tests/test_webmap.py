@@ -96,6 +96,9 @@ def test_counts_are_whole_numbers_that_add_up(run_dir, data_dir):
         by_area = exact.set_index("area_code")[col].reindex(areas.area_code).to_numpy()
         assert (abs(areas[col].to_numpy() - by_area) < 1).all(), col
     assert teams.children_0_19.between(6_000, 12_000).all()  # the band, in whole children
+    # below_band is a flag, written True/False (not a count, not 0/1), and none is below here
+    assert teams.below_band.dtype == bool and not teams.below_band.any()
+    assert re.search(r",(True|False)(,|$)", (run_dir / "teams.csv").read_text().splitlines()[1])
     hubs = pd.read_csv(run_dir / "hubs.csv")
     assert hubs.children_served.dtype.kind == "i"
 
@@ -156,6 +159,7 @@ def test_geopackage_fields_and_qgis_style(run_dir):
         for field in fields:
             assert types[layer][field] == "int64", (layer, field)
     assert "group" not in types["teams"] and types["teams"]["team_group"] == "object"
+    assert types["teams"]["below_band"] == "bool"
     teams_csv = pd.read_csv(run_dir / "teams.csv")
     teams = pyogrio.read_dataframe(run_dir / "teams.gpkg", layer="teams")
     assert (teams.set_index("team_id").residents == teams_csv.set_index("team_id").residents).all()

@@ -1,0 +1,303 @@
+"""Which blocks exist (districts, groupings or the whole area), their admissible team counts, and
+each block's model arrays. A block is a set of areas whose teams must lie within it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from planning.config import TeamSettings
+from planning.errors import ConfigError, InfeasibleError
+from planning.geography import Geography
+from planning.solve import relative_gap
+
+if TYPE_CHECKING:
+    from planning.allocate.bounds import LpBound
+
+
+@dataclass(frozen=True)
+class Block:
+    """A set of areas whose teams must lie within it, and the team counts it may take."""
+
+    name: str
+    members: np.ndarray  # indices into the geography, sorted
+    counts: tuple[int, ...]
+    population: float
+    undersized: bool = False  # below the band on its own: one team, flagged (teams.undersized)
+
+
+@dataclass(frozen=True)
+class BlockInstance:
+    """Everything one block's model needs, as plain arrays (picklable for worker processes)."""
+
+    name: str
+    weights: np.ndarray  # population on the band's basis, per member
+    dist_km: np.ndarray  # (n, n)
+    cost: np.ndarray  # (n, n): person-km of area i in the team centred at j, + change penalty
+    edges: np.ndarray  # (m, 2) local indices
+    min_pop: float
+    max_pop: float
+    counts: tuple[int, ...]
+    labels: tuple[str, ...]  # "code (name)" per member, for messages
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """The best contiguous plan found for one block at one team count, with its proof."""
+
+    name: str
+    count: int
+    status: str
+    objective: float | None
+    bound: float | None
+    centres: np.ndarray | None  # local index of each member's centre
+    seconds: float
+    cut_rounds: int
+    cuts: int
+    lp: LpBound | None = None  # small blocks: the LP relaxation, reused by later solves
+
+    @property
+    def gap(self) -> float | None:
+        return relative_gap(self.objective, self.bound)
+
+
+def count_range(population: float, min_pop: float, max_pop: float) -> tuple[int, int]:
+    """Team counts the band admits for a population: ceil(P / max) .. floor(P / min)."""
+    return math.ceil(population / max_pop - 1e-9), math.floor(population / min_pop + 1e-9)
+
+
+def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block], list[str]]:
+    """Split areas into blocks by the nesting rule and list each block's admissible team counts.
+
+    Returns the blocks and a list of problems (empty when every block can be met).
+    """
+    weights = areas[settings.population_basis].to_numpy(float)
+    if settings.nesting == "none":
+        names = (
+            sorted(set(areas.district_name))
+            if areas.district_code.nunique() == 1
+            else sorted(set(areas.get("council_name", areas.district_name)))
+        )
+        groups = [(" and ".join(names), np.arange(len(areas)), None, None)]
+    elif settings.nesting == "district":
+        limits = _district_limits(areas, settings)
+        groups = [
+            (name, np.flatnonzero(areas.district_code.to_numpy() == code), *limits.get(code, ()))
+            for code, name in areas[["district_code", "district_name"]]
+            .drop_duplicates()
+            .sort_values("district_code")
+            .itertuples(index=False)
+        ]
+    else:
+        district = areas.district_code.to_numpy()
+        groups = [
+            (g.name, np.flatnonzero(np.isin(district, g.districts)), g.min_teams, g.max_teams)
+            for g in settings.groupings
+        ]
+    problems = []
+    if settings.nesting == "groupings":
+        claimed: dict[str, str] = {}
+        for g in settings.groupings:
+            for code in g.districts:
+                if code in claimed:
+                    problems.append(
+                        f"district {code} is in groupings '{claimed[code]}' and '{g.name}'"
+                    )
+                claimed[code] = g.name
+        names = dict(zip(areas.district_code, areas.district_name, strict=False))
+        missing = sorted(set(areas.district_code) - set(claimed))
+        for code in missing:
+            problems.append(f"district {code} ({names[code]}) is in no grouping; add it to one")
+        for code in sorted(set(claimed) - set(areas.district_code)):
+            problems.append(
+                f"grouping '{claimed[code]}' names district {code}, which is not in the councils"
+            )
+    if settings.nesting == "district":
+        wrong = _district_limit_problems(areas, settings)
+        if wrong:
+            raise ConfigError("teams.district_limits: districts not found:", wrong)
+    blocks = []
+    for name, members, *caps in groups:
+        gmin, gmax = [*caps, None, None][:2]
+        pop = float(weights[members].sum())
+        lo, hi = count_range(pop, settings.min_population, settings.max_population)
+        want_lo = gmin or settings.min_teams_per_group or 1
+        want_hi = gmax or settings.max_teams_per_group or hi
+        counts = tuple(range(max(lo, want_lo), min(hi, want_hi) + 1))
+        undersized = hi == 0 and settings.undersized == "one_team" and len(members) > 0
+        if undersized:
+            counts = (1,)
+        if len(members) == 0:
+            problems.append(f"{name}: has no areas")
+        elif not counts:
+            problems.append(_count_problem(name, pop, settings, (lo, hi), (want_lo, want_hi)))
+        blocks.append(Block(name, np.sort(members), counts, pop, undersized))
+    if settings.total_teams is not None and not problems:
+        lo = sum(min(b.counts) for b in blocks)
+        hi = sum(max(b.counts) for b in blocks)
+        if not lo <= settings.total_teams <= hi:
+            problems.append(
+                f"total_teams {settings.total_teams} cannot be met: the groups admit {lo}-{hi} "
+                "teams in all ("
+                + ", ".join(f"{b.name} {min(b.counts)}-{max(b.counts)}" for b in blocks)
+                + ")"
+            )
+    return blocks, problems
+
+
+def _district_limits(
+    areas: pd.DataFrame, settings: TeamSettings
+) -> dict[str, tuple[int | None, int | None]]:
+    """(min, max) teams per district code from ``teams.district_limits`` (by code or name)."""
+    by_name = dict(zip(areas.district_name, areas.district_code, strict=False))
+    codes = set(areas.district_code)
+    out = {}
+    for limit in settings.district_limits:
+        code = limit.district if limit.district in codes else by_name.get(limit.district)
+        if code is not None:
+            out[code] = (limit.min_teams, limit.max_teams)
+    return out
+
+
+def _district_limit_problems(areas: pd.DataFrame, settings: TeamSettings) -> list[str]:
+    """Limits naming a district that is not among the councils', or one district twice."""
+    names = dict(zip(areas.district_code, areas.district_name, strict=False))
+    by_name = {v: k for k, v in names.items()}
+    problems, seen = [], {}
+    for k, limit in enumerate(settings.district_limits):
+        code = limit.district if limit.district in names else by_name.get(limit.district)
+        if code is None:
+            close = ", ".join(
+                f"{c} ({names[c]})"
+                for c in sorted(names)
+                if limit.district.lower()[:4] in names[c].lower() or limit.district[:6] in c
+            )[:300]
+            problems.append(
+                f"teams.district_limits[{k}]: district '{limit.district}' is not among the "
+                "councils' districts (give its E06/E07/E08/E09 code or its name as in the data)"
+                + (f"; close: {close}" if close else "")
+            )
+        elif code in seen:
+            problems.append(
+                f"teams.district_limits[{k}]: district {code} ({names[code]}) is limited twice "
+                f"(also at district_limits[{seen[code]}])"
+            )
+        else:
+            seen[code] = k
+    return problems
+
+
+def _count_problem(
+    name: str, pop: float, settings: TeamSettings, admits: tuple[int, int], wanted: tuple[int, int]
+) -> str:
+    """Why no team count fits a block, and what band or counts would."""
+    lo, hi = admits
+    band = f"{settings.min_population:,g}-{settings.max_population:,g}"
+    head = f"{name}: {pop:,.0f} {settings.population_basis}"
+    if hi == 0:
+        return (
+            f"{head} is below the band's minimum of {settings.min_population:,g} on its own; "
+            "add a neighbouring council (or group it with a neighbouring district), lower "
+            f"min_population to {pop:,.0f} or less, or set teams.undersized: one_team to plan "
+            "it as one team below the band, flagged in every output"
+        )
+    if lo > hi:
+        return (
+            f"{head} cannot be split into teams of {band}: staying under the maximum needs "
+            f"at least {lo} teams, but at most {hi} fit above the minimum; lower "
+            f"min_population to {pop / lo:,.0f} ({lo} teams) or raise max_population to "
+            f"{pop / hi:,.0f} ({hi} teams)"
+        )
+    want_lo, want_hi = wanted
+    return (
+        f"{head} cannot form {want_lo}-{want_hi} teams of {band}: the band admits {lo}-{hi} "
+        f"teams; {want_lo}-{want_hi} teams would need a band of about "
+        f"{pop / want_hi:,.0f}-{pop / want_lo:,.0f}"
+    )
+
+
+def feasible_blocks(areas: pd.DataFrame, settings: TeamSettings) -> list[Block]:
+    """The blocks, or an InfeasibleError listing every block no team count can meet."""
+    blocks, problems = plan_blocks(areas, settings)
+    if problems:
+        raise InfeasibleError(
+            f"no plan can meet the team band of {settings.min_population:,g}-"
+            f"{settings.max_population:,g} {settings.population_basis}:",
+            problems,
+        )
+    return blocks
+
+
+def block_instance(
+    geo: Geography,
+    weights: np.ndarray,
+    block: Block,
+    settings: TeamSettings,
+    current: np.ndarray | None = None,
+) -> BlockInstance:
+    """The arrays of one block, with edges restricted to it and relabelled 0..n-1.
+
+    With a current plan (team label per area), putting area i in the team centred at j costs
+    ``change_penalty_km_per_person`` extra per person when i's current team differs from j's.
+    """
+    members = block.members
+    local = -np.ones(geo.n, dtype=int)
+    local[members] = np.arange(len(members))
+    e = geo.edges
+    inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
+    edges = np.column_stack([local[e[inside, 0]], local[e[inside, 1]]])
+    labels = tuple(geo.label(i) for i in members)
+    dist = geo.distance_km(members, members)
+    cost = weights[members, None] * dist
+    if current is not None and settings.change_penalty_km_per_person > 0:
+        moved = current[members, None] != current[None, members]
+        cost = cost + settings.change_penalty_km_per_person * weights[members, None] * moved
+    return BlockInstance(
+        name=block.name,
+        weights=weights[members].astype(float),
+        dist_km=dist,
+        cost=cost,
+        edges=edges,
+        min_pop=0.0 if block.undersized else float(settings.min_population),
+        max_pop=float(settings.max_population),
+        counts=block.counts,
+        labels=labels,
+    )
+
+
+def band_for_count(inst: BlockInstance, count: int) -> BlockInstance:
+    """The block with its band narrowed to what ``count`` teams allow: with the others at the
+    band's edges, one team holds at most P - (count - 1) min and at least P - (count - 1) max.
+
+    Every plan with ``count`` teams keeps the narrowed band, so bounds and cuts stay valid; at
+    a tight count it is much narrower (East Devon at 5 teams: 30,000-30,821 residents)."""
+    total = float(inst.weights.sum())
+    low = max(inst.min_pop, total - (count - 1) * inst.max_pop)
+    high = min(inst.max_pop, total - (count - 1) * inst.min_pop)
+    if low <= inst.min_pop and high >= inst.max_pop:
+        return inst
+    return replace(inst, min_pop=low, max_pop=max(low, high), counts=(count,))
+
+
+def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockInstance:
+    """The block restricted to some of its areas (local indices), to hold ``count`` teams."""
+    local = -np.ones(len(inst.weights), dtype=int)
+    local[members] = np.arange(len(members))
+    e = inst.edges
+    inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
+    return BlockInstance(
+        name=f"{inst.name} (pair)",
+        weights=inst.weights[members],
+        dist_km=inst.dist_km[np.ix_(members, members)],
+        cost=inst.cost[np.ix_(members, members)],
+        edges=np.column_stack([local[e[inside, 0]], local[e[inside, 1]]]),
+        min_pop=inst.min_pop,
+        max_pop=inst.max_pop,
+        counts=(count,),
+        labels=tuple(inst.labels[i] for i in members),
+    )

@@ -1,0 +1,249 @@
+"""Lower bounds that hold for every plan of a block: the LP relaxation of Hess's model by column
+generation (small blocks, with reduced costs for fixing) and Lagrangian relaxation (every count at
+once, and large blocks)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from planning.allocate.blocks import BlockInstance
+from planning.allocate.deadline import Deadline
+from planning.allocate.tuning import TUNING
+from planning.errors import SolverError
+from planning.solve import IncrementalLp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LpBound:
+    """The LP relaxation of Hess's model over every allowed column, with reduced costs."""
+
+    value: float
+    reduced_cost: np.ndarray  # (n, n): rc of x_ij; diagonal is the centre's own column
+    columns: int  # columns generated before the LP was proven optimal over all of them
+    centre_value: np.ndarray  # LP value of each area's centre column (how open it is)
+
+
+def lp_bound(
+    inst: BlockInstance, allowed: np.ndarray, count: int, threads: int = 1
+) -> LpBound | None:
+    """Column generation on the LP relaxation; None when even the LP has no solution.
+
+    Rows: each area in one team; ``count`` centres; each team's population within the band; an
+    area joins only an open centre. Columns start as every centre and each area's nearest
+    centres, and grow by pricing every allowed column until none has a negative reduced cost, so
+    the bound and the reduced costs hold for the whole model (any plan costs at least
+    value + rc_ij + rc_jj when area i joins centre j).
+    """
+    n = len(inst.weights)
+    w, d = inst.weights, inst.dist_km
+    cost = inst.cost
+    centres = np.flatnonzero(np.diag(allowed))
+    lp = IncrementalLp(
+        np.concatenate([np.ones(n), [count], np.full(n, -np.inf), np.zeros(n)]),
+        np.concatenate([np.ones(n), [count], np.zeros(n), np.full(n, np.inf)]),
+        threads=threads,
+    )
+    # centre columns: assignment of j, the count, and the band rows of j (w_j - max, w_j - min)
+    k = len(centres)
+    lp.add_columns(
+        cost[centres, centres],
+        np.ones(k),
+        np.arange(0, 4 * k + 1, 4),
+        np.column_stack([centres, np.full(k, n), n + 1 + centres, 2 * n + 1 + centres]).ravel(),
+        np.column_stack(
+            [np.ones(k), np.ones(k), w[centres] - inst.max_pop, w[centres] - inst.min_pop]
+        ).ravel(),
+    )
+    centre_col = -np.ones(n, dtype=int)
+    centre_col[centres] = np.arange(k)
+    col_i, col_j = list(centres), list(centres)
+    present = np.zeros((n, n), dtype=bool)
+    present[centres, centres] = True
+    offdiag = allowed & ~np.eye(n, dtype=bool) & (centre_col[None, :] >= 0)
+
+    def add(ii: np.ndarray, jj: np.ndarray) -> None:
+        m = len(ii)
+        first = lp.num_col
+        lp.add_columns(
+            cost[ii, jj],
+            np.ones(m),
+            np.arange(0, 3 * m + 1, 3),
+            np.column_stack([ii, n + 1 + jj, 2 * n + 1 + jj]).ravel(),
+            np.column_stack([np.ones(m), w[ii], w[ii]]).ravel(),
+        )
+        lp.add_rows(
+            np.full(m, -np.inf),
+            np.zeros(m),
+            np.arange(0, 2 * m + 1, 2),
+            np.column_stack([first + np.arange(m), centre_col[jj]]).ravel(),
+            np.tile([1.0, -1.0], m),
+        )
+        present[ii, jj] = True
+        col_index.extend(range(first, first + m))
+        col_i.extend(ii.tolist())
+        col_j.extend(jj.tolist())
+
+    # artificial columns keep every restricted LP feasible (big-M phase one): one per
+    # assignment row and one per band-floor row; a positive one at the end means no LP solution
+    big = 10.0 * float(d.max() + 1.0)
+    lp.add_columns(
+        np.concatenate([np.full(n, big * float(w.max() + 1.0)), np.full(n, big)]),
+        np.concatenate([np.ones(n), np.full(n, inst.min_pop)]),
+        np.arange(2 * n + 1),
+        np.concatenate([np.arange(n), 2 * n + 1 + np.arange(n)]),
+        np.ones(2 * n),
+    )
+    artificial = np.arange(k, k + 2 * n)
+    col_index = list(range(k))
+    per_area = min(n - 1, TUNING.lp_first_columns_per_area)
+    order = np.argsort(np.where(offdiag, d, np.inf), axis=1, kind="stable")[:, :per_area]
+    first_i = np.repeat(np.arange(n), per_area)
+    first_j = order.ravel()
+    keep = offdiag[first_i, first_j]
+    add(first_i[keep], first_j[keep])
+    sol = lp.solve()
+    if sol is None:
+        raise SolverError(f"{inst.name}: the LP relaxation failed to solve")
+    for _ in range(TUNING.lp_max_rounds):
+        ya, ycap, yfloor = (
+            sol.row_dual[:n],
+            sol.row_dual[n + 1 : 2 * n + 1],
+            sol.row_dual[2 * n + 1 : 3 * n + 1],
+        )
+        rc = cost - ya[:, None] - w[:, None] * (ycap + yfloor)[None, :]
+        candidate = np.where(offdiag & ~present, rc, np.inf)
+        if candidate.min() >= -1e-9 * max(1.0, abs(sol.objective)):
+            if sol.x[artificial].max() > 1e-6:
+                return None  # the LP itself has no solution: neither has the MIP
+            rc[np.array(col_i), np.array(col_j)] = sol.col_dual[np.array(col_index)]
+            rc = np.where(present | offdiag, np.maximum(rc, 0.0), np.inf)
+            opened = np.zeros(n)
+            opened[centres] = sol.x[: len(centres)]
+            return LpBound(sol.objective, rc, int(present.sum()), opened)
+        per_round = min(n, TUNING.lp_columns_per_round)
+        best = np.argsort(candidate, axis=1, kind="stable")[:, :per_round]
+        take = (np.take_along_axis(candidate, best, axis=1) < 0).ravel()
+        add(np.repeat(np.arange(n), per_round)[take], best.ravel()[take])
+        sol = lp.solve()
+        log.debug(
+            "%s: LP %.1f with %d columns",
+            inst.name,
+            sol.objective if sol else math.nan,
+            int(present.sum()),
+        )
+        if sol is None:
+            raise SolverError(f"{inst.name}: the LP lost its solution while adding columns")
+    raise SolverError(
+        f"{inst.name}: column generation did not converge in {TUNING.lp_max_rounds} rounds"
+    )
+
+
+def _knapsacks(
+    r: np.ndarray, inst: BlockInstance, usable_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every centre j, the LP knapsack: min sum r_ij x_ij over the areas i that may join j
+    (``usable_t[j, i]``, i != j), with the team's population (w_j plus what it takes) in the band.
+
+    Returns each centre's value (inf where the band cannot be met), and per centre the areas in
+    the order taken with the share of each taken (only as many areas as some centre needs)."""
+    w = inst.weights
+    rt = np.ascontiguousarray(r.T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(usable_t, rt / w[None, :], np.inf)
+        free = usable_t & (w[None, :] <= 0)  # weightless areas: taken exactly when they pay
+        ratio[free] = np.where(rt[free] < 0, -np.inf, np.inf)
+    order = np.argsort(ratio, axis=1, kind="stable")
+    ratio = np.take_along_axis(ratio, order, axis=1)
+    taken_w = np.where(np.isfinite(ratio), w[order], 0.0)
+    cum = np.cumsum(taken_w, axis=1)
+    low, high = inst.min_pop - w, inst.max_pop - w
+    paying = np.where(ratio < 0, taken_w, 0.0).sum(axis=1)
+    amount = np.minimum(np.clip(paying, np.maximum(low, 0.0), high), cum[:, -1])
+    feasible = (high >= 0) & (cum[:, -1] >= low - 1e-9)
+    needed = ((cum - taken_w) < amount[:, None] - 1e-9) | (ratio == -np.inf)
+    k = int(np.flatnonzero(needed.any(axis=0)).max(initial=0)) + 1
+    order, ratio, taken_w, cum = order[:, :k], ratio[:, :k], taken_w[:, :k], cum[:, :k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip((amount[:, None] - (cum - taken_w)) / taken_w, 0.0, 1.0)
+    share = np.where(taken_w > 0, share, (ratio == -np.inf).astype(float))
+    values = np.diagonal(r) + (share * np.take_along_axis(rt, order, axis=1)).sum(axis=1)
+    return np.where(feasible, values, np.inf), order, share
+
+
+def lagrangian_bounds(
+    inst: BlockInstance,
+    allowed: np.ndarray,
+    counts: tuple[int, ...],
+    upper: float,
+    steps: int,
+    deadline: Deadline | None = None,
+) -> tuple[dict[int, float], np.ndarray]:
+    """Lower bounds for every team count at once, by Lagrangian relaxation of 'each area in one
+    team'.
+
+    For any multipliers, the multipliers' sum plus the ``c`` cheapest centres' LP knapsacks
+    bounds every plan with ``c`` teams from below, so one pass of knapsacks bounds every count.
+    Subgradient steps (Polyak, towards ``upper``) raise the weakest count's bound. Stops after
+    ``steps`` steps (reproducible) or at ``deadline``. A count with fewer usable centres than
+    teams gets an infinite bound: no plan exists there. Returns each count's best bound and
+    the centres' knapsack values at the multipliers of the best weakest bound.
+    """
+    n = len(inst.weights)
+    cost = inst.cost
+    counts = tuple(sorted(counts))
+    usable_t = np.ascontiguousarray((allowed & ~np.eye(n, dtype=bool)).T)
+    middle = counts[len(counts) // 2]
+    lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // middle))]
+    lam = np.where(np.isfinite(lam), lam, 0.0)
+    best = dict.fromkeys(counts, -math.inf)
+    best_values, weakest_best = np.zeros(n), -math.inf
+    step, stall = 1.0, 0
+    for _ in range(steps):
+        values, order, share = _knapsacks(cost - lam[:, None], inst, usable_t)
+        values = np.where(np.diagonal(allowed), values, np.inf)
+        ranked = np.argsort(values, kind="stable")
+        cumulative = np.cumsum(values[ranked])
+        at = {c: float(lam.sum() + cumulative[c - 1]) if c <= n else math.inf for c in counts}
+        for c, value in at.items():
+            best[c] = max(best[c], value)
+        weakest = min(counts, key=lambda c: (at[c], c))
+        if not np.isfinite(at[weakest]):  # every count without enough usable centres
+            return dict.fromkeys(counts, math.inf), values
+        bound = at[weakest]
+        if bound > weakest_best + 1e-9 * abs(bound):
+            weakest_best, best_values, stall = bound, values, 0
+        else:
+            stall += 1
+            if stall >= TUNING.lagrangian_stall_steps:
+                step, stall = step / 2, 0
+        chosen = ranked[:weakest]
+        covered = np.bincount(order[chosen].ravel(), share[chosen].ravel(), minlength=n)
+        covered[chosen] += 1.0
+        g = 1.0 - covered
+        norm = float(g @ g)
+        if norm < 1e-12 or step < TUNING.lagrangian_min_step:
+            break
+        if deadline is not None and deadline.expired():
+            break
+        target = upper if np.isfinite(upper) else weakest_best + 0.05 * abs(weakest_best)
+        lam = lam + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
+    return best, best_values
+
+
+def lagrangian_bound(
+    inst: BlockInstance,
+    allowed: np.ndarray,
+    count: int,
+    upper: float,
+    steps: int,
+    deadline: Deadline | None = None,
+) -> tuple[float, np.ndarray]:
+    """``lagrangian_bounds`` for one count: its bound and the centres' knapsack values."""
+    bounds, values = lagrangian_bounds(inst, allowed, (count,), upper, steps, deadline)
+    return bounds[count], values

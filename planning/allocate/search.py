@@ -1,0 +1,450 @@
+"""The count search over (block, team count) pairs: the strategy of the allocation.
+
+1. Every admissible count of every block gets a real lower bound up front (Lagrangian relaxation,
+   all counts of a block in one pass, a fixed number of steps).
+2. Plans first: a block with no plan at any count gets a first look at its most promising count
+   not yet tried; a count that yields no plan hands its time back and the next count is tried.
+   No block is left without a plan while an untried count remains.
+3. Then the gap: the pairs that the cheapest-bound and the cheapest-plan choices of counts use
+   get first looks and then the exact model, smallest open gaps first, until the overall plan is
+   proven within the target or the deadline passes.
+
+Workers run one pair at a time; a freed worker takes the next task at once. The overall bound is
+the minimum over count choices of the summed pair bounds (an exact dynamic programme), so anyone
+can re-derive it from the per-pair table this module returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planning.allocate.blocks import BlockInstance, BlockResult, band_for_count
+from planning.allocate.bounds import LpBound, lagrangian_bounds, lp_bound
+from planning.allocate.deadline import Deadline
+from planning.allocate.graph import allowed_columns
+from planning.allocate.large_block import solve_large_block
+from planning.allocate.small_block import solve_small_block
+from planning.allocate.tuning import TUNING
+from planning.config import SolverSettings
+from planning.solve import relative_gap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SolveTask:
+    """One pair to solve in a worker, until its deadline."""
+
+    block: int
+    inst: BlockInstance
+    count: int
+    solver: SolverSettings
+    deadline: Deadline
+    incumbent: np.ndarray | None
+    lp: LpBound | None
+    exact: bool  # False: a first look (bound and quick plans, the full MIP only if no plan)
+    lp_only: bool = False  # just the LP relaxation (small blocks): a bound and reduced costs
+    hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
+
+
+@dataclass(frozen=True)
+class BoundTask:
+    """Up-front Lagrangian bounds for every admissible count of one block."""
+
+    block: int
+    inst: BlockInstance
+
+
+@dataclass
+class Pair:
+    """What is known of one block at one team count."""
+
+    block: int
+    count: int
+    bound: float  # best lower bound for every plan of this block with this many teams
+    objective: float = math.inf  # cost of the best plan found
+    plan: np.ndarray | None = None
+    lp: LpBound | None = None
+    status: str = "bound only"  # bound only | no plan | time_limit | optimal | infeasible
+    looks: int = 0
+    exact_solves: int = 0
+    last_budget: float = 0.0  # seconds given to the last exact solve (each next gets more)
+    seconds: float = 0.0
+    cut_rounds: int = 0
+    cuts: int = 0
+
+    @property
+    def proven(self) -> bool:
+        return self.status in ("optimal", "infeasible")
+
+    @property
+    def has_plan(self) -> bool:
+        return self.plan is not None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of the search for a progress line."""
+
+    blocks_with_plan: int
+    blocks: int
+    gap: float | None
+    seconds_left: float
+
+
+@dataclass
+class CountSearch:
+    """Bounds and plans for every (block, team count) pair, and the choice of counts."""
+
+    insts: list[BlockInstance]
+    solver: SolverSettings
+    total: tuple[int, int] | None
+    progress: Callable[[Progress], None] | None = None
+    pairs: dict[tuple[int, int], Pair] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- choices of counts
+
+    def choice(self, value: Callable[[Pair], float]) -> tuple[float, list[int]] | None:
+        table = [
+            {c: value(self.pairs[b, c]) for c in inst.counts} for b, inst in enumerate(self.insts)
+        ]
+        return choose_counts(table, self.total)
+
+    def best(self) -> tuple[float, list[int]] | None:
+        """The cheapest choice of counts over the plans found."""
+        return self.choice(lambda p: p.objective)
+
+    def bound(self) -> tuple[float, list[int]] | None:
+        """The cheapest choice of counts over the bounds: the overall lower bound."""
+        return self.choice(lambda p: p.bound)
+
+    def gap(self) -> float | None:
+        best, bound = self.best(), self.bound()
+        if best is None or bound is None:
+            return None
+        return relative_gap(best[0], min(best[0], bound[0]))
+
+    # ----------------------------------------------------------------- the search
+
+    def run(self, deadline: Deadline) -> None:
+        """Bounds up front, then plans for every block, then the gap, until ``deadline``."""
+        with _Workers(self.solver.processes) as workers:
+            tasks = [BoundTask(b, inst) for b, inst in enumerate(self.insts)]
+            tasks.sort(key=lambda t: -len(t.inst.weights) * len(t.inst.counts))
+            for task, bounds in zip(tasks, workers.map(bound_task, tasks), strict=True):
+                for c in task.inst.counts:
+                    self.pairs[task.block, c] = Pair(task.block, c, bounds[c])
+                    if not np.isfinite(bounds[c]):
+                        self.pairs[task.block, c].status = "infeasible"
+            log.info(
+                "bounds for %d (block, team count) pairs, %.1f s left",
+                len(self.pairs),
+                deadline.remaining(),
+            )
+            running: dict[Future, SolveTask] = {}
+            while True:
+                while len(running) < self.solver.processes and not deadline.expired():
+                    busy = {(t.block, t.count) for t in running.values()}
+                    task = self.next_task(deadline, busy)
+                    if task is None:
+                        break
+                    running[workers.submit(solve_task, task)] = task
+                if not running:
+                    return
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self.record(running.pop(future), future.result())
+                self._report(deadline)
+
+    def next_task(self, deadline: Deadline, busy: set[tuple[int, int]]) -> SolveTask | None:
+        """What a free worker should do next, or None when nothing is worth doing."""
+        gap = self.gap()
+        if gap is not None and gap <= self.solver.relative_gap:
+            return None
+        free = [p for p in self.pairs.values() if (p.block, p.count) not in busy]
+        # 1. plans first: every block needs a plan at some count
+        needy = [
+            b
+            for b in range(len(self.insts))
+            if not any(self.pairs[b, c].has_plan for c in self._counts(b))
+        ]
+        bound_counts = self._bound_counts()
+        untried = [p for p in free if p.block in needy and p.looks == 0 and not p.proven]
+        if untried:
+            waiting = {(p.block) for p in untried}
+            pick = min(
+                untried,
+                key=lambda p: (
+                    p.block in {b for b, _ in busy},
+                    bound_counts.get(p.block) != p.count,
+                    p.bound,
+                    p.block,
+                    p.count,
+                ),
+            )
+            seconds = self._first_look_seconds(deadline, len(waiting) + len(busy))
+            return self._task(pick, deadline, seconds)
+        retry = [p for p in free if p.block in needy and not p.proven]
+        if retry:  # every count looked at once: the exact model, least solved first
+            pick = min(retry, key=lambda p: (p.exact_solves, p.bound, p.block, p.count))
+            return self._task(pick, deadline, deadline.remaining(), exact=True)
+        # 2. the gap: the pairs the cheapest-bound and cheapest-plan choices use
+        chosen = set()
+        for choice in (self.bound(), self.best()):
+            if choice is not None:
+                chosen.update(enumerate(choice[1]))
+        open_pairs = [self.pairs[k] for k in sorted(chosen) if k not in busy]
+        open_pairs = [p for p in open_pairs if not p.proven]
+        need_lp = [p for p in open_pairs if p.looks == 0 and p.lp is None and self._small(p)]
+        if need_lp:  # a cheap LP bound may settle the choice without a look
+            pick = min(need_lp, key=lambda p: (p.bound, p.block, p.count))
+            return self._task(pick, deadline, deadline.remaining(), lp_only=True)
+        fresh = [p for p in open_pairs if p.looks == 0]
+        if fresh:
+            pick = min(fresh, key=lambda p: (p.bound, p.block, p.count))
+            waiting = len(fresh) + len(busy)
+            return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
+        if open_pairs:
+            widths = {(p.block, p.count): p.objective - p.bound for p in open_pairs}
+            pick = min(open_pairs, key=lambda p: (widths[p.block, p.count], p.block, p.count))
+            width = widths[pick.block, pick.count]
+            finite = [w for w in widths.values() if np.isfinite(w)]
+            share = 1.0
+            if len(open_pairs) > self.solver.processes and finite and np.isfinite(width):
+                share = self.solver.processes * width / sum(finite)
+            seconds = max(
+                TUNING.gap_budget_min_seconds,
+                share * deadline.remaining(),
+                TUNING.gap_budget_growth * pick.last_budget,
+            )
+            pick.last_budget = seconds
+            return self._task(pick, deadline, seconds, exact=True)
+        # 3. a spare worker: a count whose bound says it could still beat the best plan
+        best = self.best()
+        if best is None:
+            return None
+        spare = [p for p in free if p.looks == 0 and not p.proven]
+        spare = [p for p in spare if self._could_improve(p, best)]
+        if spare:
+            pick = min(spare, key=lambda p: (p.bound, p.block, p.count))
+            return self._task(pick, deadline, self._first_look_seconds(deadline, 1 + len(busy)))
+        return None
+
+    def record(self, task: SolveTask, res: BlockResult) -> None:
+        """Fold a worker's result into the pair: bounds only rise, plans only improve."""
+        pair = self.pairs[task.block, task.count]
+        if task.lp_only:
+            if res.lp is None:
+                pair.status, pair.bound = "infeasible", math.inf
+            else:
+                pair.lp, pair.bound = res.lp, max(pair.bound, res.lp.value)
+            pair.seconds += res.seconds
+            return
+        pair.looks += 1
+        pair.exact_solves += int(task.exact)
+        pair.seconds += res.seconds
+        pair.cut_rounds += res.cut_rounds
+        pair.cuts += res.cuts
+        if res.lp is not None:
+            pair.lp = res.lp
+        if res.status == "infeasible" and pair.plan is None:
+            pair.status, pair.bound = "infeasible", math.inf
+            return
+        if res.bound is not None:
+            pair.bound = max(pair.bound, res.bound)
+        if res.objective is not None and res.objective < pair.objective:
+            pair.objective, pair.plan = res.objective, res.centres
+        if pair.plan is None:
+            pair.status = "no plan"
+        else:
+            pair.bound = min(pair.bound, pair.objective)
+            gap = relative_gap(pair.objective, pair.bound)
+            pair.status = "optimal" if gap <= self.solver.relative_gap + 1e-12 else "time_limit"
+        log.info(
+            "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s (look %d)",
+            task.inst.name,
+            task.count,
+            pair.status,
+            pair.objective,
+            pair.bound,
+            res.seconds,
+            pair.looks,
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _counts(self, b: int) -> tuple[int, ...]:
+        return self.insts[b].counts
+
+    def _bound_counts(self) -> dict[int, int]:
+        choice = self.bound()
+        return {} if choice is None else dict(enumerate(choice[1]))
+
+    def _could_improve(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
+        current = self.pairs[pair.block, best[1][pair.block]]
+        return pair.bound < best[0] - (current.objective - current.bound) and (
+            pair.bound < current.objective
+        )
+
+    def _first_look_seconds(self, deadline: Deadline, waiting: int) -> float:
+        share = TUNING.first_look_share * deadline.remaining() * self.solver.processes
+        share /= max(self.solver.processes, waiting)
+        return max(TUNING.first_look_min_seconds, share)
+
+    def _small(self, pair: Pair) -> bool:
+        return len(self.insts[pair.block].weights) <= TUNING.large_block_areas
+
+    def _task(
+        self,
+        pair: Pair,
+        deadline: Deadline,
+        seconds: float,
+        exact: bool = False,
+        lp_only: bool = False,
+    ) -> SolveTask:
+        return SolveTask(
+            pair.block,
+            self.insts[pair.block],
+            pair.count,
+            self.solver,
+            deadline.within(seconds),
+            pair.plan,
+            pair.lp,
+            exact or pair.looks > 0,
+            lp_only,
+            None if pair.has_plan else self._hint(pair),
+        )
+
+    def _hint(self, pair: Pair) -> np.ndarray | None:
+        """The plan of the nearest count of the same block that has one (fewer teams first)."""
+        others = [
+            p
+            for c in self._counts(pair.block)
+            if (p := self.pairs[pair.block, c]).has_plan and c != pair.count
+        ]
+        if not others:
+            return None
+        return min(others, key=lambda p: (abs(p.count - pair.count), p.count > pair.count)).plan
+
+    def _report(self, deadline: Deadline) -> None:
+        with_plan = sum(
+            any(self.pairs[b, c].has_plan for c in inst.counts) for b, inst in enumerate(self.insts)
+        )
+        snapshot = Progress(with_plan, len(self.insts), self.gap(), deadline.remaining())
+        if self.progress is not None:
+            self.progress(snapshot)
+
+
+def choose_counts(
+    values: list[dict[int, float]], total: tuple[int, int] | None
+) -> tuple[float, list[int]] | None:
+    """Team count per block minimising the summed value, with the total count in a range.
+
+    An exact dynamic programme over blocks; None if no choice has a finite value.
+    """
+    states: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
+    for options in values:
+        nxt: dict[int, tuple[float, list[int]]] = {}
+        for teams, (acc, picks) in states.items():
+            for count in sorted(options):
+                value = options[count]
+                if not np.isfinite(value):
+                    continue
+                key = teams + count
+                cand = (acc + value, [*picks, count])
+                if key not in nxt or cand[0] < nxt[key][0] - 1e-9:
+                    nxt[key] = cand
+        states = nxt
+    feasible = [
+        (acc, picks)
+        for teams, (acc, picks) in sorted(states.items())
+        if total is None or total[0] <= teams <= total[1]
+    ]
+    return min(feasible, key=lambda s: s[0]) if feasible else None
+
+
+def bound_task(task: BoundTask) -> dict[int, float]:
+    """Lagrangian bounds for every admissible count of a block (a fixed number of steps): one
+    pass for the counts that keep the band, one for each count that narrows it."""
+    inst = task.inst
+    narrowed = {c: band_for_count(inst, c) for c in inst.counts}
+    shared = tuple(c for c in inst.counts if narrowed[c] is inst)
+    bounds: dict[int, float] = {}
+    if shared:
+        found, _ = lagrangian_bounds(
+            inst, allowed_columns(inst), shared, math.inf, TUNING.lagrangian_bound_steps
+        )
+        bounds.update(found)
+    for c in inst.counts:
+        if narrowed[c] is not inst:
+            own = narrowed[c]
+            found, _ = lagrangian_bounds(
+                own, allowed_columns(own), (c,), math.inf, TUNING.lagrangian_bound_steps
+            )
+            bounds.update(found)
+    return {c: max(0.0, v) if np.isfinite(v) else v for c, v in bounds.items()}
+
+
+def solve_task(task: SolveTask) -> BlockResult:
+    """One pair in a worker: the small- or large-block method by the block's size."""
+    inst = band_for_count(task.inst, task.count)
+    if task.lp_only:
+        start = time.monotonic()
+        lp = lp_bound(inst, allowed_columns(inst), task.count, task.solver.threads)
+        seconds = time.monotonic() - start
+        bound = None if lp is None else lp.value
+        return BlockResult(
+            task.inst.name, task.count, "bound only", None, bound, None, seconds, 0, 0, lp
+        )
+    large = len(inst.weights) > TUNING.large_block_areas
+    solve = solve_large_block if large else solve_small_block
+    return solve(
+        inst,
+        task.count,
+        task.solver,
+        task.deadline,
+        task.solver.relative_gap,
+        task.incumbent,
+        task.lp,
+        task.exact,
+        task.hint,
+    )
+
+
+class _Workers:
+    """Worker processes (fork) for independent pairs, or the calling process when one."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Workers:
+        if self.processes > 1:
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=multiprocessing.get_context("fork")
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, fn, tasks: list) -> list:
+        if self.pool is None or len(tasks) <= 1:
+            return [fn(t) for t in tasks]
+        return list(self.pool.map(fn, tasks))
+
+    def submit(self, fn, task) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(fn, task)
+        future: Future = Future()
+        future.set_result(fn(task))
+        return future

@@ -1,0 +1,241 @@
+"""Small blocks (up to ``TUNING.large_block_areas`` areas): the LP bound with reduced costs, quick
+plans, then Hess's exact model over the columns that could still beat the plan."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from planning.allocate.blocks import BlockInstance, BlockResult, sub_instance
+from planning.allocate.bounds import LpBound, lp_bound
+from planning.allocate.deadline import Deadline
+from planning.allocate.graph import allowed_columns, plan_cost
+from planning.allocate.hess import BlockModel
+from planning.allocate.local_search import (
+    grow_plan,
+    improve,
+    plan_with_count,
+    spread_seeds,
+)
+from planning.allocate.star import star_search
+from planning.allocate.tuning import TUNING
+from planning.config import SolverSettings
+from planning.geography import neighbour_lists
+from planning.solve import relative_gap
+
+log = logging.getLogger(__name__)
+
+
+def solve_small_block(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: Deadline,
+    gap_target: float,
+    incumbent: np.ndarray | None = None,
+    lp: LpBound | None = None,
+    exact: bool = True,
+    hint: np.ndarray | None = None,
+) -> BlockResult:
+    """Best contiguous plan with ``count`` teams and a bound valid for the whole model.
+
+    1. LP bound and reduced costs over every column (column generation).
+    2. Without an incumbent, a quick plan: the MIP restricted to the centres the LP opens (then
+       to more centres); else star models over capacitated centres; else a grown plan. Then
+       local search, a star-model plan when it costs less, and exact re-splits of team pairs.
+    3. With ``exact`` (or no plan yet), the MIP over every column whose reduced cost could still
+       beat the plan (all others provably cannot), warm-started from it.
+    """
+    start = time.monotonic()
+    n = len(inst.weights)
+    allowed = allowed_columns(inst)
+    adj = neighbour_lists(n, inst.edges)
+    lp = lp if lp is not None else lp_bound(inst, allowed, count, solver.threads)
+    if lp is None:
+        return _result(inst, count, "infeasible", None, None, None, start)
+    # least extra cost of a plan that puts area i in the team centred at j (rc_ij + rc_jj)
+    extra = lp.reduced_cost + np.where(
+        np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :]
+    )
+    best = incumbent
+    rounds = cuts = 0
+    bound = lp.value
+    status = "time_limit"
+
+    def run(columns: np.ndarray, stop: Deadline, gap: float) -> tuple[str, float | None]:
+        nonlocal best, rounds, cuts
+        left_out = extra[allowed & ~columns]
+        outside = lp.value + (left_out.min() if left_out.size else math.inf)
+        model = BlockModel(inst, columns, count, solver)
+        st, plan, mip_bound, r = model.solve(stop, gap, best, outside)
+        rounds, cuts = rounds + r, cuts + model.cuts
+        if plan is not None and (best is None or plan_cost(plan, inst) < plan_cost(best, inst)):
+            best = plan
+        return st, mip_bound
+
+    first_look = incumbent is None
+    if first_look and hint is not None:  # a plan at another count, split or merged to this one
+        best = plan_with_count(hint, inst, count, adj)
+    star_first = first_look and best is None and is_tight(inst, count)
+    if star_first:  # tight counts: star models find contiguous plans where quick MIPs stall
+        seconds = min(
+            TUNING.quick_plan_max_seconds, TUNING.star_rescue_share * deadline.remaining()
+        )
+        best = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
+    if first_look:  # quick plans: the MIP on the few centres the LP opens
+        opened = lp.centre_value > 1e-6
+        slack_first, slack_more = TUNING.quick_plan_slacks
+        for centres, slack in (
+            (opened, slack_first),
+            (np.diag(extra) <= slack_more * lp.value, slack_more),
+        ):
+            columns = allowed & centres[None, :] & (extra <= slack * lp.value)
+            columns[np.arange(n), np.arange(n)] &= centres
+            if np.diag(columns).sum() >= count:
+                seconds = TUNING.quick_plan_share * deadline.remaining()
+                seconds = min(TUNING.quick_plan_max_seconds, seconds)
+                stop = deadline.within(max(TUNING.quick_plan_min_seconds, seconds))
+                run(columns, stop, gap_target)
+            if best is not None:
+                break
+    if best is None and first_look:  # no quick plan: star models, then a grown plan
+        seconds = TUNING.star_rescue_share * deadline.remaining()
+        best = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
+        star_first = True
+    if best is None and first_look:
+        preferred = np.argsort(-lp.centre_value, kind="stable")
+        best = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
+    if best is not None and first_look:
+        best = improve(best, inst, adj)
+        if (
+            not star_first
+            and count >= 2
+            and relative_gap(plan_cost(best, inst), lp.value) > gap_target
+        ):
+            seconds = min(
+                TUNING.star_first_look_seconds, TUNING.star_first_look_share * deadline.remaining()
+            )
+            star = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
+            if star is not None and plan_cost(star, inst) < plan_cost(best, inst):
+                best = star
+        if count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
+            share = TUNING.resplit_share_exact if exact else TUNING.resplit_share_first_look
+            best = resplit_pairs(best, inst, adj, solver, deadline.share(share))
+    # 3. exact on the columns that could still improve on the plan
+    ub = plan_cost(best, inst) if best is not None else math.inf
+    gap_now = relative_gap(ub, lp.value)
+    if (gap_now is None or gap_now > gap_target) and (exact or best is None):
+        threshold = (ub - lp.value) if np.isfinite(ub) else TUNING.no_plan_column_share * lp.value
+        columns = allowed & (extra <= threshold + 1e-6)
+        st, mip_bound = run(columns, deadline, gap_target)
+        everything = not np.isfinite(extra[allowed & ~columns].min(initial=math.inf))
+        if st == "infeasible" and best is None and everything:
+            return _result(inst, count, "infeasible", None, None, None, start, rounds, cuts)
+        if mip_bound is not None and (np.isfinite(ub) or best is None):
+            bound = max(bound, mip_bound)
+        status = st
+    objective = plan_cost(best, inst) if best is not None else None
+    if objective is not None:
+        bound = min(bound, objective)
+        if relative_gap(objective, bound) <= gap_target + 1e-12:
+            status = "optimal"
+    return _result(inst, count, status, objective, bound, best, start, rounds, cuts, lp)
+
+
+def is_tight(inst: BlockInstance, count: int) -> bool:
+    """The average team within ``TUNING.tight_count_slack`` of the band's floor or ceiling."""
+    mean = float(inst.weights.sum()) / count
+    slack = TUNING.tight_count_slack
+    return mean < inst.min_pop * (1 + slack) or mean > inst.max_pop * (1 - slack)
+
+
+def solve_exact(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: Deadline,
+    gap_target: float,
+    incumbent: np.ndarray,
+) -> BlockResult:
+    """The LP bound, then the exact MIP over the columns that could beat ``incumbent``."""
+    start = time.monotonic()
+    n = len(inst.weights)
+    allowed = allowed_columns(inst)
+    lp = lp_bound(inst, allowed, count, solver.threads)
+    if lp is None:
+        return _result(inst, count, "infeasible", None, None, None, start)
+    extra = lp.reduced_cost + np.where(
+        np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :]
+    )
+    ub = plan_cost(incumbent, inst)
+    columns = allowed & (extra <= (ub - lp.value) + 1e-6)
+    left_out = extra[allowed & ~columns]
+    outside = lp.value + (left_out.min() if left_out.size else math.inf)
+    model = BlockModel(inst, columns, count, solver)
+    status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside)
+    objective = plan_cost(plan, inst) if plan is not None else None
+    bound = lp.value if bound is None else max(bound, lp.value)
+    if objective is not None:
+        bound = min(bound, objective)
+    return _result(inst, count, status, objective, bound, plan, start, rounds, model.cuts)
+
+
+def resplit_pairs(
+    centres: np.ndarray,
+    inst: BlockInstance,
+    adj: list[np.ndarray],
+    solver: SolverSettings,
+    deadline: Deadline,
+) -> np.ndarray:
+    """Large-neighbourhood search: merge two touching teams and re-split them exactly into two,
+    keeping the result when it costs less."""
+    team = centres.copy()
+    improved = True
+    while improved and not deadline.expired():
+        improved = False
+        labels = np.unique(team)
+        touching = sorted(
+            {
+                (min(team[a], team[b]), max(team[a], team[b]))
+                for a, b in inst.edges
+                if team[a] != team[b]
+            }
+        )
+        for a, b in touching:
+            if deadline.expired():
+                break
+            if a not in labels or b not in labels:
+                continue
+            members = np.flatnonzero((team == a) | (team == b))
+            sub = sub_instance(inst, members, 2)
+            old = np.searchsorted(members, team[members])
+            old_cost = float(sub.cost[np.arange(len(members)), old].sum())
+            stop = deadline.within(TUNING.resplit_pair_seconds)
+            res = solve_exact(sub, 2, solver, stop, TUNING.resplit_gap, old)
+            if res.centres is not None and res.objective < old_cost - 1e-6 * abs(old_cost):
+                team[members] = members[res.centres]
+                labels = np.unique(team)
+                improved = True
+                log.debug(
+                    "%s: re-split two teams, %.0f -> %.0f", inst.name, old_cost, res.objective
+                )
+    return team
+
+
+def _result(
+    inst: BlockInstance,
+    count: int,
+    status: str,
+    objective: float | None,
+    bound: float | None,
+    plan: np.ndarray | None,
+    start: float,
+    rounds: int = 0,
+    cuts: int = 0,
+    lp: LpBound | None = None,
+) -> BlockResult:
+    seconds = time.monotonic() - start
+    return BlockResult(inst.name, count, status, objective, bound, plan, seconds, rounds, cuts, lp)
