@@ -404,9 +404,24 @@ class _Workers:
             )
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # Leaving on an exception (an interrupt, a SIGTERM, an error): a worker may be deep in a
+        # solve, so stop the processes rather than wait for them.
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in processes:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=2)
 
     def map(self, fn, tasks: list) -> list:
         if self.pool is None or len(tasks) <= 1:
