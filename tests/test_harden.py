@@ -75,3 +75,31 @@ def test_yaml_duplicate_keys_and_latin1(tmp_path):
     latin.write_bytes("name: Caf\xe9\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         _read_yaml(latin)
+
+
+@pytest.mark.slow
+def test_sigterm_mid_solve_exits_143_with_no_children_or_staging(tmp_path, data_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "hampshire.yaml"
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "planning", "run", str(scenario), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--data-dir", str(data_dir)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    time.sleep(15)  # into the allocation stage, with its worker processes running
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "no worker processes to stop"
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    err = proc.communicate(timeout=30)[1].decode()
+    assert proc.returncode == 143, err
+    assert time.monotonic() - start < 10
+    assert "Traceback" not in err and "SIGTERM" in err
+    time.sleep(0.5)
+    assert not [c for c in children if Path(f"/proc/{c}").exists()]
+    assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock

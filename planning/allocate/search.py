@@ -397,10 +397,20 @@ class _Workers:
         self.processes = processes
         self.pool: ProcessPoolExecutor | None = None
 
+    @staticmethod
+    def _worker_signals() -> None:
+        """A worker dies quietly on SIGTERM (the parent's handler would print a traceback)."""
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+
     def __enter__(self) -> _Workers:
         if self.processes > 1:
             self.pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("fork")
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_Workers._worker_signals,
             )
         return self
 
