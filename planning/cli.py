@@ -1,6 +1,6 @@
 """Command line: planning init | validate | run | compare | sweep.
 
-Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other.
+Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other, 130 interrupted (SIGINT), 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -219,8 +219,30 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler so the run unwinds (workers stopped, staging removed)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = _parser().parse_args(argv)
+    if getattr(args, "out", None) is not None and args.command != "init":
+        from planning.report import check_out_dir
+
+        try:
+            check_out_dir(args.out)  # refuse a bad --out before solving, not after
+        except PlanningError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = signal.getsignal(signal.SIGTERM)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -238,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     except PlanningError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("terminated (SIGTERM); no outputs were written", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted; no outputs were written", file=sys.stderr)
         return 130
@@ -247,3 +272,5 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

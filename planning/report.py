@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import yaml
 
 import planning
 from planning.data import REFERRALS_FILE, file_sha256
+from planning.errors import ConfigError
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
@@ -433,24 +435,150 @@ def _write_manifest(folder: Path, body: dict) -> None:
     (folder / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
 
 
-def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:
-    """Call ``write(staging)``, then move what it wrote into ``out_dir``: all or nothing."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+MARKER = ".planning-output"  # in every output folder: the files the planner wrote there
+_held_locks: set[Path] = set()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
-        write(staging)
-        out_dir.mkdir(exist_ok=True)
-        written = []
-        for path in sorted(staging.iterdir()):
-            target = out_dir / path.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(path, target)
-            written.append(target)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tree(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if not p.is_dir() and p != folder / MARKER
+    )
+
+
+def check_out_dir(out_dir: Path | str) -> Path:
+    """The output-folder rule: ``out_dir`` may be missing, empty, or a previous planning output
+    holding only files the planner wrote there. Anything else is refused (exit 2)."""
+    if str(out_dir).strip() == "":
+        raise ConfigError("--out: an output folder is required (got an empty path)")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: is a file, not a folder; choose a folder")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return out_dir
+    marker = out_dir / MARKER
+    if not marker.is_file():
+        raise ConfigError(
+            f"--out {out_dir}: the folder is not empty and is not a previous planning output "
+            f"(no {MARKER} file); choose a new or empty folder. Nothing was written."
+        )
+    try:
+        ours = set(json.loads(marker.read_text(encoding="utf-8"))["files"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise ConfigError(
+            f"--out {out_dir}: {MARKER} cannot be read, so the planner cannot tell its own files "
+            "from yours; choose a new or empty folder"
+        ) from None
+    foreign = [name for name in _tree(out_dir) if name not in ours]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise ConfigError(
+            f"--out {out_dir}: a previous planning output, but it holds files the planner did not "
+            f"write ({shown}); a new run replaces the whole folder, so move them out or choose "
+            "another folder"
+        )
+    return out_dir
+
+
+def clean_stale_staging(out_dir: Path) -> None:
+    """Remove staging and old-output folders left beside ``out_dir`` by runs that died."""
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return
+    for kind in ("staging", "old"):
+        for path in parent.glob(f".{out_dir.name}-{kind}-*"):
+            try:
+                pid = int(path.name[len(f".{out_dir.name}-{kind}-") :].split("-")[0])
+            except ValueError:
+                continue
+            if path.is_dir() and not _pid_alive(pid):
+                log.info("removing %s, left by a run (pid %d) that is no longer running", path, pid)
+                shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def output_lock(out_dir: Path | str):
+    """Hold ``.<out>.lock`` beside ``out_dir`` so two runs never write the same folder at once.
+    A lock left by a process that is no longer running is taken over."""
+    out_dir = check_out_dir(out_dir)
+    lock = (out_dir.parent / f".{out_dir.name}.lock").absolute()
+    if lock in _held_locks:
+        yield out_dir
+        return
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if _pid_alive(pid) and pid != os.getpid():
+                raise ConfigError(
+                    f"--out {out_dir}: another planning run (pid {pid}) is writing to this folder "
+                    f"({lock.name}); wait for it to finish or choose another --out"
+                ) from None
+            log.info("taking over %s, left by a run (pid %d) that is no longer running", lock, pid)
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()}\n")
+        break
+    else:
+        raise ConfigError(f"--out {out_dir}: cannot take the lock {lock}; remove it if stale")
+    _held_locks.add(lock)
+    try:
+        clean_stale_staging(out_dir)
+        yield out_dir
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return written
+        _held_locks.discard(lock)
+        lock.unlink(missing_ok=True)
+
+
+def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:
+    """Call ``write(staging)``, then put the staging folder in place of ``out_dir``: all or
+    nothing. A previous output there is replaced whole (no stale files are left), and a folder
+    that holds anything else is refused (see ``check_out_dir``)."""
+    with output_lock(out_dir) as out_dir:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{out_dir.name}-staging-{os.getpid()}-"
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+        old = None
+        try:
+            write(staging)
+            (staging / MARKER).write_text(
+                json.dumps({"written_by": "planning", "files": _tree(staging)}, indent=1) + "\n"
+            )
+            check_out_dir(out_dir)  # again: a user may have added a file while we solved
+            if out_dir.exists():
+                old = Path(
+                    tempfile.mkdtemp(
+                        prefix=f".{out_dir.name}-old-{os.getpid()}-", dir=out_dir.parent
+                    )
+                )
+                os.replace(out_dir, old / "previous")
+            os.replace(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        return sorted(p for p in out_dir.iterdir() if p.name != MARKER)
 
 
 def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:

@@ -426,16 +426,41 @@ class _Workers:
         self.processes = processes
         self.pool: ProcessPoolExecutor | None = None
 
+    @staticmethod
+    def _worker_signals() -> None:
+        """A worker dies quietly on SIGTERM (the parent's handler would print a traceback)."""
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+
     def __enter__(self) -> _Workers:
         if self.processes > 1:
             self.pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("fork")
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_Workers._worker_signals,
             )
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # Leaving on an exception (an interrupt, a SIGTERM, an error): a worker may be deep in a
+        # solve, so stop the processes rather than wait for them.
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in processes:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=2)
 
     def map(self, fn, tasks: list) -> list:
         if self.pool is None or len(tasks) <= 1:
