@@ -306,7 +306,8 @@ def test_sweep_reruns_only_what_changes(tmp_path, capsys):
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.png", "sweep.xlsx"]
+    listed = sorted(p.name for p in out.iterdir() if p.name != ".planning-output")
+    assert listed == ["sweep.csv", "sweep.png", "sweep.xlsx"]
     table = pd.read_csv(out / "sweep.csv")
     assert len(table) == 2
     assert table["stages_reused"].fillna("").tolist() == ["", "areas, geography, teams, hubs"]
