@@ -101,17 +101,11 @@ def measure(code: str, folder: Path, data_dir: Path | None) -> dict:
 
 
 def versions() -> dict[str, str]:
-    import highspy
     import numpy
-    import pulp
 
-    h = highspy.Highs()
-    return {
-        "python": platform.python_version(),
-        "highs": f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}",
-        "pulp": pulp.__version__,
-        "numpy": numpy.__version__,
-    }
+    from planning.solve import solver_versions
+
+    return {"python": platform.python_version(), **solver_versions(), "numpy": numpy.__version__}
 
 
 def machine() -> str:

@@ -16,6 +16,7 @@ Two cases get an explicit choice, said in the file:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def starter_scenario(
         f"# on {dt.date.today().isoformat()} from the data in {area_data.data_dir}.",
         "# Every setting is a default you may change; `planning validate` checks the file and",
         "# `planning run FILE --out DIR` runs it. Settings are documented in planning/config.py.",
-        f"name: {council_names} Family Help teams (starter)",
+        f"name: {json.dumps(council_names + ' Family Help teams (starter)')}",
         "description: >",
         f"  {len(areas)} LSOA 2021 areas ({areas.residents.sum():,.0f} residents, "
         f"{areas.children_0_17.sum():,.0f} children 0-17) in contiguous team patches of",
@@ -133,8 +134,12 @@ def starter_scenario(
         for link in links:
             lines.append(
                 f"    - {{from_area: {link.from_code}, to_area: {link.to_code}, kind: road, "
-                f'name: "nearest, {link.distance_km:.2f} km: {names[link.from_code]} - '
-                f'{names[link.to_code]}"}}'
+                "name: "
+                + json.dumps(
+                    f"nearest, {link.distance_km:.2f} km: {names[link.from_code]} - "
+                    f"{names[link.to_code]}"
+                )
+                + "}"
             )
     else:
         lines += [
@@ -179,8 +184,8 @@ def starter_scenario(
         for name, codes in groupings:
             pop = float(pops.loc[codes, basis].sum())
             lines.append(
-                f"    - {{name: {name}, districts: [{', '.join(codes)}]}}   # {pop:,.0f} -> "
-                f"{_admits(pop, band)}"
+                f"    - {{name: {json.dumps(name)}, districts: [{', '.join(codes)}]}}"
+                f"   # {pop:,.0f} -> {_admits(pop, band)}"
             )
     if nesting == "district":
         lines += [

@@ -4,6 +4,7 @@ each block's model arrays. A block is a set of areas whose teams must lie within
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -85,7 +86,9 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
         )
         groups = [(" and ".join(names), np.arange(len(areas)), None, None)]
     elif settings.nesting == "district":
-        limits = _district_limits(areas, settings)
+        limits, wrong = district_limits(areas, settings)
+        if wrong:
+            raise ConfigError("teams.district_limits: districts not found:", wrong)
         groups = [
             (name, np.flatnonzero(areas.district_code.to_numpy() == code), *limits.get(code, ()))
             for code, name in areas[["district_code", "district_name"]]
@@ -117,10 +120,6 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
             problems.append(
                 f"grouping '{claimed[code]}' names district {code}, which is not in the councils"
             )
-    if settings.nesting == "district":
-        wrong = _district_limit_problems(areas, settings)
-        if wrong:
-            raise ConfigError("teams.district_limits: districts not found:", wrong)
     blocks = []
     for name, members, *caps in groups:
         gmin, gmax = [*caps, None, None][:2]
@@ -150,37 +149,24 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
     return blocks, problems
 
 
-def _district_limits(
+def district_limits(
     areas: pd.DataFrame, settings: TeamSettings
-) -> dict[str, tuple[int | None, int | None]]:
-    """(min, max) teams per district code from ``teams.district_limits`` (by code or name)."""
-    by_name = dict(zip(areas.district_name, areas.district_code, strict=False))
-    codes = set(areas.district_code)
-    out = {}
-    for limit in settings.district_limits:
-        code = limit.district if limit.district in codes else by_name.get(limit.district)
-        if code is not None:
-            out[code] = (limit.min_teams, limit.max_teams)
-    return out
-
-
-def _district_limit_problems(areas: pd.DataFrame, settings: TeamSettings) -> list[str]:
-    """Limits naming a district that is not among the councils', or one district twice."""
+) -> tuple[dict[str, tuple[int | None, int | None]], list[str]]:
+    """(min, max) teams per district code from ``teams.district_limits`` (each named by code or
+    name), and a problem for each limit naming an unknown district or one already limited."""
     names = dict(zip(areas.district_code, areas.district_name, strict=False))
     by_name = {v: k for k, v in names.items()}
-    problems, seen = [], {}
+    limits: dict[str, tuple[int | None, int | None]] = {}
+    seen: dict[str, int] = {}
+    problems = []
     for k, limit in enumerate(settings.district_limits):
         code = limit.district if limit.district in names else by_name.get(limit.district)
         if code is None:
-            close = ", ".join(
-                f"{c} ({names[c]})"
-                for c in sorted(names)
-                if limit.district.lower()[:4] in names[c].lower() or limit.district[:6] in c
-            )[:300]
+            close = difflib.get_close_matches(limit.district, [*names, *by_name], n=3, cutoff=0.6)
             problems.append(
                 f"teams.district_limits[{k}]: district '{limit.district}' is not among the "
                 "councils' districts (give its E06/E07/E08/E09 code or its name as in the data)"
-                + (f"; close: {close}" if close else "")
+                + (f"; close: {', '.join(close)}" if close else "")
             )
         elif code in seen:
             problems.append(
@@ -189,7 +175,8 @@ def _district_limit_problems(areas: pd.DataFrame, settings: TeamSettings) -> lis
             )
         else:
             seen[code] = k
-    return problems
+            limits[code] = (limit.min_teams, limit.max_teams)
+    return limits, problems
 
 
 def _count_problem(

@@ -47,6 +47,7 @@ def assemble(
     centre_of = np.empty(len(areas), dtype=int)
     group_of = np.empty(len(areas), dtype=object)
     number = 0
+    below: list[str] = []
     for blk, plan in zip(blocks, plans, strict=True):
         centres = blk.members[plan]
         order = sorted(np.unique(centres), key=lambda c: (-geo.y_m[c], geo.x_m[c]))
@@ -54,6 +55,8 @@ def assemble(
             number += 1
             members = blk.members[centres == c]
             team_of[members] = f"T{number:02d}"
+            if blk.undersized:
+                below.append(f"T{number:02d}")
             centre_of[members] = c
             group_of[members] = blk.name
     frame = pd.DataFrame(
@@ -104,11 +107,6 @@ def assemble(
     ]
     assignment = pd.Series(team_of, index=areas.area_code.to_numpy(), name="team_id")
     assignment.index.name = "area_code"
-    below = sorted(
-        set(
-            team_of[np.concatenate([b.members for b in blocks if b.undersized] or [[]]).astype(int)]
-        )
-    )
     teams["below_band"] = teams.team_id.isin(below)
     check_plan(assignment, areas, geo, settings, below)
     return assignment, teams

@@ -166,24 +166,27 @@ class CountSearch:
 
     def next_task(self, deadline: Deadline, busy: set[tuple[int, int]]) -> SolveTask | None:
         """What a free worker should do next, or None when nothing is worth doing."""
-        gap = self.gap()
-        if gap is not None and gap <= self.solver.relative_gap:
-            return None
+        best, bound = self.best(), self.bound()
+        if best is not None and bound is not None:
+            gap = relative_gap(best[0], min(best[0], bound[0]))
+            if gap <= self.solver.relative_gap:
+                return None
         free = [p for p in self.pairs.values() if (p.block, p.count) not in busy]
+        busy_blocks = {b for b, _ in busy}
+        bound_counts = {} if bound is None else dict(enumerate(bound[1]))
         # 1. plans first: every block needs a plan at some count
         needy = [
             b
             for b in range(len(self.insts))
             if not any(self.pairs[b, c].has_plan for c in self._counts(b))
         ]
-        bound_counts = self._bound_counts()
         untried = [p for p in free if p.block in needy and p.looks == 0 and not p.proven]
         if untried:
-            waiting = {(p.block) for p in untried}
+            waiting = {p.block for p in untried}
             pick = min(
                 untried,
                 key=lambda p: (
-                    p.block in {b for b, _ in busy},
+                    p.block in busy_blocks,
                     bound_counts.get(p.block) != p.count,
                     p.bound,
                     p.block,
@@ -198,7 +201,7 @@ class CountSearch:
             return self._task(pick, deadline, deadline.remaining(), exact=True)
         # 2. the gap: the pairs the cheapest-bound and cheapest-plan choices use
         chosen = set()
-        for choice in (self.bound(), self.best()):
+        for choice in (bound, best):
             if choice is not None:
                 chosen.update(enumerate(choice[1]))
         open_pairs = [self.pairs[k] for k in sorted(chosen) if k not in busy]
@@ -228,7 +231,6 @@ class CountSearch:
             pick.last_budget = seconds
             return self._task(pick, deadline, seconds, exact=True)
         # 3. a spare worker: a count whose bound says it could still beat the best plan
-        best = self.best()
         if best is None:
             return None
         spare = [p for p in free if p.looks == 0 and not p.proven]
@@ -283,10 +285,6 @@ class CountSearch:
 
     def _counts(self, b: int) -> tuple[int, ...]:
         return self.insts[b].counts
-
-    def _bound_counts(self) -> dict[int, int]:
-        choice = self.bound()
-        return {} if choice is None else dict(enumerate(choice[1]))
 
     def _could_improve(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
         current = self.pairs[pair.block, best[1][pair.block]]

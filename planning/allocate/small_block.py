@@ -56,10 +56,7 @@ def solve_small_block(
     lp = lp if lp is not None else lp_bound(inst, allowed, count, solver.threads)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
-    # least extra cost of a plan that puts area i in the team centred at j (rc_ij + rc_jj)
-    extra = lp.reduced_cost + np.where(
-        np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :]
-    )
+    extra = extra_costs(lp)
     best = incumbent
     rounds = cuts = 0
     bound = lp.value
@@ -67,8 +64,7 @@ def solve_small_block(
 
     def run(columns: np.ndarray, stop: Deadline, gap: float) -> tuple[str, float | None]:
         nonlocal best, rounds, cuts
-        left_out = extra[allowed & ~columns]
-        outside = lp.value + (left_out.min() if left_out.size else math.inf)
+        outside = outside_bound(lp, extra, allowed, columns)
         model = BlockModel(inst, columns, count, solver)
         st, plan, mip_bound, r = model.solve(stop, gap, best, outside)
         rounds, cuts = rounds + r, cuts + model.cuts
@@ -145,6 +141,22 @@ def solve_small_block(
     return _result(inst, count, status, objective, bound, best, start, rounds, cuts, lp)
 
 
+def extra_costs(lp: LpBound) -> np.ndarray:
+    """Least extra cost, over the LP, of a plan putting area i in the team centred at j:
+    rc_ij + rc_jj (rc_jj alone on the diagonal)."""
+    rc = lp.reduced_cost
+    n = len(rc)
+    return rc + np.where(np.eye(n, dtype=bool), 0.0, np.diag(rc)[None, :])
+
+
+def outside_bound(
+    lp: LpBound, extra: np.ndarray, allowed: np.ndarray, columns: np.ndarray
+) -> float:
+    """The least cost of any plan that uses an allowed column left out of ``columns``."""
+    left_out = extra[allowed & ~columns]
+    return lp.value + (left_out.min() if left_out.size else math.inf)
+
+
 def is_tight(inst: BlockInstance, count: int) -> bool:
     """The average team within ``TUNING.tight_count_slack`` of the band's floor or ceiling."""
     mean = float(inst.weights.sum()) / count
@@ -162,18 +174,14 @@ def solve_exact(
 ) -> BlockResult:
     """The LP bound, then the exact MIP over the columns that could beat ``incumbent``."""
     start = time.monotonic()
-    n = len(inst.weights)
     allowed = allowed_columns(inst)
     lp = lp_bound(inst, allowed, count, solver.threads)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
-    extra = lp.reduced_cost + np.where(
-        np.eye(n, dtype=bool), 0.0, np.diag(lp.reduced_cost)[None, :]
-    )
+    extra = extra_costs(lp)
     ub = plan_cost(incumbent, inst)
     columns = allowed & (extra <= (ub - lp.value) + 1e-6)
-    left_out = extra[allowed & ~columns]
-    outside = lp.value + (left_out.min() if left_out.size else math.inf)
+    outside = outside_bound(lp, extra, allowed, columns)
     model = BlockModel(inst, columns, count, solver)
     status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside)
     objective = plan_cost(plan, inst) if plan is not None else None
