@@ -22,6 +22,7 @@ from planning.allocate.local_search import (
 )
 from planning.allocate.small_block import resplit_pairs
 from planning.allocate.star import star_search
+from planning.allocate.tree_split import tree_first_plan
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
 from planning.geography import neighbour_lists
@@ -54,6 +55,8 @@ def solve_large_block(
         incumbent = plan_with_count(hint, inst, count, adj)
         rough = recount(hint, inst, count, adj) if incumbent is None else None
         first = None if rough is None else np.unique(rough)
+    if incumbent is None:  # a first plan in well under a second, for the star models to improve
+        incumbent = tree_first_plan(inst, count, adj, solver.seed)
     best = star_search(
         inst,
         count,

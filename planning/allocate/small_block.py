@@ -21,6 +21,7 @@ from planning.allocate.local_search import (
     spread_seeds,
 )
 from planning.allocate.star import star_search
+from planning.allocate.tree_split import tree_first_plan
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
 from planning.geography import neighbour_lists
@@ -101,6 +102,8 @@ def solve_small_block(
         seconds = TUNING.star_rescue_share * deadline.remaining()
         best = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
         star_first = True
+    if best is None and first_look:  # a spanning-tree bisection, then a grown plan
+        best = tree_first_plan(inst, count, adj, solver.seed)
     if best is None and first_look:
         preferred = np.argsort(-lp.centre_value, kind="stable")
         best = grow_plan(spread_seeds(count, inst, preferred), inst, adj)

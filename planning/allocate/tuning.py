@@ -61,6 +61,11 @@ class Tuning:
     fallback_widths: tuple[int, ...] = (3, 2, 1)  # x count: centres in the restricted MIP
     fallback_mip_share: float = 0.5
 
+    # first plans by recursive spanning-tree bisection (tree_split)
+    tree_draws: int = 20  # spanning trees drawn for one region before its attempt is given up
+    tree_noise: float = 0.5  # edge lengths times uniform(1, 1 + noise): the trees vary
+    tree_attempts: int = 10  # whole recursions tried before there is no tree plan
+
     # local search
     improve_max_passes: int = 50
     seed_pool_factor: int = 6
