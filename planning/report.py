@@ -512,15 +512,14 @@ def clean_stale_staging(out_dir: Path) -> None:
 
 
 @contextmanager
-def output_lock(out_dir: Path | str):
-    """Hold ``.<out>.lock`` beside ``out_dir`` so two runs never write the same folder at once.
-    A lock left by a process that is no longer running is taken over."""
-    out_dir = check_out_dir(out_dir)
-    lock = (out_dir.parent / f".{out_dir.name}.lock").absolute()
+def pid_lock(lock: Path, what: str):
+    """Hold ``lock`` (a file with this process's id) while the body runs. A lock left by a
+    process that is no longer running is taken over; one held by a live process is refused."""
+    lock = lock.absolute()
     if lock in _held_locks:
-        yield out_dir
+        yield
         return
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -531,7 +530,7 @@ def output_lock(out_dir: Path | str):
                 pid = 0
             if _pid_alive(pid) and pid != os.getpid():
                 raise ConfigError(
-                    f"--out {out_dir}: another planning run (pid {pid}) is writing to this folder "
+                    f"{what}: another planning run (pid {pid}) is writing to this folder "
                     f"({lock.name}); wait for it to finish or choose another --out"
                 ) from None
             log.info("taking over %s, left by a run (pid %d) that is no longer running", lock, pid)
@@ -541,14 +540,22 @@ def output_lock(out_dir: Path | str):
             handle.write(f"{os.getpid()}\n")
         break
     else:
-        raise ConfigError(f"--out {out_dir}: cannot take the lock {lock}; remove it if stale")
+        raise ConfigError(f"{what}: cannot take the lock {lock}; remove it if stale")
     _held_locks.add(lock)
     try:
-        clean_stale_staging(out_dir)
-        yield out_dir
+        yield
     finally:
         _held_locks.discard(lock)
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def output_lock(out_dir: Path | str):
+    """Hold ``.<out>.lock`` beside ``out_dir`` so two runs never write the same folder at once."""
+    out_dir = check_out_dir(out_dir)
+    with pid_lock(out_dir.parent / f".{out_dir.name}.lock", f"--out {out_dir}"):
+        clean_stale_staging(out_dir)
+        yield out_dir
 
 
 def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Path]:
