@@ -28,19 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def upper_tier_councils(data_dir: Path | None) -> list[tuple[str, str, int]]:
-    """(code, name, LSOA count) of every English upper-tier council, largest first."""
-    import pandas as pd
+    """(code, name, LSOA count) of every English upper-tier council, by code."""
+    from planning.england.councils import upper_tier_councils as councils
 
-    from planning.data import DATA_FILES, resolve_data_dir
-
-    root = resolve_data_dir(data_dir)
-    lookup = pd.read_csv(root / DATA_FILES["councils"], encoding="utf-8-sig", dtype=str)
-    lookup = lookup[lookup.UTLA23CD.str.startswith("E")]
-    wards = pd.read_csv(root / DATA_FILES["lsoa21_wards"], dtype=str)
-    counts = wards.merge(lookup, left_on="ltla24_code", right_on="LTLA23CD").groupby("UTLA23CD")
-    sizes = counts.size()
-    names = lookup.drop_duplicates("UTLA23CD").set_index("UTLA23CD").UTLA23NM
-    return sorted(((c, names[c], int(sizes[c])) for c in sizes.index), key=lambda t: t[0])
+    return [(c.code, c.name, c.areas) for c in councils(data_dir)]
 
 
 def run_one(code: str, folder: Path, data_dir: Path | None) -> dict:

@@ -1,4 +1,4 @@
-"""Command line: planning init | validate | run | compare | sweep.
+"""Command line: planning init | validate | run | compare | sweep | england.
 
 Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other, 130 interrupted (SIGINT), 143 SIGTERM.
 """
@@ -33,6 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--data-dir", type=Path, help=data_help)
     _studio_parsers(sub, data_help)
+    england = sub.add_parser(
+        "england", help="plan every English council (or --councils) on Dask, with national outputs"
+    )
+    england.add_argument(
+        "template", type=Path, help="England template, e.g. scenarios/england.yaml"
+    )
+    england.add_argument("--out", type=Path, required=True, help="national output folder")
+    england.add_argument("--councils", nargs="+", metavar="CODE", help="only these councils")
+    england.add_argument(
+        "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    england.add_argument(
+        "--workers", type=int, metavar="N", help="LocalCluster worker processes (default: cores)"
+    )
+    england.add_argument("--data-dir", type=Path, help=data_help)
     return parser
 
 
@@ -219,6 +234,88 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _england(args: argparse.Namespace) -> int:
+    from planning.data import resolve_data_dir
+    from planning.england import run_england
+    from planning.england.national import write_national
+    from planning.errors import ConfigError
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give at least 1 worker process")
+    if args.workers is not None and args.scheduler:
+        raise ConfigError("--workers sizes a LocalCluster; with --scheduler the cluster is yours")
+    bar = _CouncilBar()
+    try:
+        run = run_england(
+            args.template,
+            args.out,
+            councils=args.councils,
+            data_dir=args.data_dir,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            events=bar,
+        )
+    finally:
+        bar.close()
+    written = write_national(run, resolve_data_dir(args.data_dir))
+    done = sum(r.get("status") == "done" for r in run.records.values())
+    failed = [c for c, r in sorted(run.records.items()) if r.get("status") != "done"]
+    print(
+        f"england: {done} of {len(run.councils)} councils planned ({len(run.ran)} run now, "
+        f"{len(run.skipped)} already done), {len(failed)} failed"
+        + (f" ({', '.join(failed)})" if failed else "")
+        + f"; {run.wall_seconds:.0f} s on {run.workers} workers; wrote {len(written)} national "
+        f"files to {args.out}"
+    )
+    return 0 if not failed else 1
+
+
+class _CouncilBar:
+    """Councils done, failed and left, on stderr (tqdm); prints the Dask dashboard address."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.counts = {"done": 0, "failed": 0, "skipped": 0}
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if kind == "skip":
+            self.counts["skipped"] += 1
+            return
+        if kind == "start":
+            if not info["todo"]:
+                print(f"england: all {info['skipped']} councils already done", file=sys.stderr)
+                return
+            print(
+                f"england: {info['todo']} councils to run, {info['skipped']} already done; "
+                f"{info['workers']} Dask workers at {info['scheduler'] or '-'}; dashboard "
+                f"{info['dashboard'] or 'not available'}",
+                file=sys.stderr,
+            )
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=info["todo"], desc="councils", unit="council", file=sys.stderr)
+            self.left = info["todo"]
+            return
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.left -= 1
+        if self.bar is not None:
+            self.bar.set_postfix(
+                done=self.counts["done"],
+                failed=self.counts["failed"],
+                left=self.left,
+                last=info.get("code", ""),
+                refresh=False,
+            )
+            self.bar.update(1)
+        if kind == "failed":
+            message = str(info.get("message", "")).splitlines()[0][:160]
+            print(f"\n{info['code']} {info['name']}: failed: {message}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class Terminated(KeyboardInterrupt):
     """Raised by the SIGTERM handler so the run unwinds (workers stopped, staging removed)."""
 
@@ -227,11 +324,21 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated
 
 
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted command leaves behind."""
+    if args.command == "england":
+        return (
+            f"the councils finished so far are kept in {args.out}/records; run the same "
+            "command again to do only the rest"
+        )
+    return "no outputs were written"
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
     args = _parser().parse_args(argv)
-    if getattr(args, "out", None) is not None and args.command != "init":
+    if getattr(args, "out", None) is not None and args.command not in ("init", "england"):
         from planning.report import check_out_dir
 
         try:
@@ -255,16 +362,17 @@ def main(argv: list[str] | None = None) -> int:
             "run": _run,
             "compare": _compare,
             "sweep": _sweep,
+            "england": _england,
         }
         return handlers[args.command](args)
     except PlanningError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated:
-        print("terminated (SIGTERM); no outputs were written", file=sys.stderr)
+        print(f"terminated (SIGTERM); {_kept(args)}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print("interrupted; no outputs were written", file=sys.stderr)
+        print(f"interrupted; {_kept(args)}", file=sys.stderr)
         return 130
     except OSError as exc:  # e.g. an output folder that cannot be written
         print(

@@ -157,6 +157,19 @@ def _span(years: list[int]) -> str:
     return f"{min(years)}-{max(years)}" if years else "none"
 
 
+def published_workforce(data_dir: Path | str) -> pd.DataFrame:
+    """Each council's latest published social-work workforce (DfE CSWW), indexed by code.
+
+    Columns: ``year`` (the latest in which the council has case-holding FTE), ``case_holders_fte``,
+    ``cases`` and ``caseload_fte`` (cases per case-holding FTE). England is E92000001.
+    """
+    columns = ["case_holders_fte", "cases", "caseload_fte"]
+    table = _by_year_and_code(_read(Path(data_dir), "workforce", columns), columns)
+    table = table.dropna(subset=["case_holders_fte"]).reset_index()
+    latest = table.sort_values("year").groupby("code").tail(1)
+    return latest.set_index("code")[["year", *columns]].sort_index()
+
+
 def published_rates(council_codes: list[str], data_dir: Path, year: int | None = None) -> Rates:
     """Each council's published rates per 10,000 children 0-17 for a year (England's if missing).
 
