@@ -18,10 +18,23 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
+TEMPLATES = {"england.yaml"}  # `planning england` templates: scenarios without councils
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in SCENARIOS.glob("*.yaml") if p.name not in TEMPLATES)
+)
 def test_shipped_scenarios_validate(name):
     scenario = load_scenario(SCENARIOS / name)
     assert scenario.name and scenario.councils
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_shipped_templates_validate_for_a_council(name):
+    from planning.england.template import load_template
+
+    template = load_template(SCENARIOS / name, "E06000017")
+    assert "councils" not in template and template["teams"]["nesting"] == "district"
 
 
 def test_hampshire_scenario_has_nine_groupings_and_34_teams():
