@@ -27,14 +27,13 @@ import pyogrio
 import yaml
 
 import planning
-from planning.data import REFERRALS_FILE, file_sha256
+from planning.data import RATE_FILES, REFERRALS_FILE, file_sha256
 from planning.errors import ConfigError
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
 from planning.workbook import cost_figures, write_staffing
-from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
 
