@@ -10,10 +10,13 @@ inputs.
 from __future__ import annotations
 
 import difflib
+import gzip
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +151,31 @@ def _file(data_dir: Path, role: str) -> Path:
             "See data/README.md for where its publisher serves it and how to fetch it."
         )
     return path
+
+
+#: The date written into a GeoPackage's tables, so its bytes depend only on its contents.
+FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
+
+
+@contextmanager
+def fixed_gpkg_time() -> Iterator[None]:
+    """GeoPackages written inside get FIXED_GPKG_TIME, not "now", as their last change."""
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+def plain_bytes(path: Path) -> bytes:
+    """A file's bytes, decompressed when its name ends in .gz."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def packed_bytes(name: str, data: bytes) -> bytes:
+    """``data`` as stored under ``name``: gzipped (reproducibly, no timestamp) for .gz names."""
+    return gzip.compress(data, 9, mtime=0) if name.endswith(".gz") else data
 
 
 def file_sha256(path: Path) -> str:

@@ -27,7 +27,13 @@ import pyogrio
 import yaml
 
 import planning
-from planning.data import RATE_FILES, REFERRALS_FILE, file_sha256
+from planning.data import (
+    FIXED_GPKG_TIME,
+    RATE_FILES,
+    REFERRALS_FILE,
+    file_sha256,
+    fixed_gpkg_time,
+)
 from planning.errors import ConfigError
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
@@ -37,8 +43,6 @@ from planning.workbook import cost_figures, write_staffing
 
 log = logging.getLogger(__name__)
 
-#: The date written into the GeoPackage's tables, so its bytes depend only on its contents.
-FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
 
 AREA_COLUMNS = [
     "area_code",
@@ -330,8 +334,7 @@ def write_geopackage(result: Result, path: Path, polygons) -> None:
     layers = geopackage_layers(result, polygons)
     colours = team_colours(result)
     # gpkg_contents.last_change is "now" unless GDAL is told otherwise: fixed, for stable bytes
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
-    try:
+    with fixed_gpkg_time():
         for name, layer in layers.items():
             layer.to_file(path, layer=name, driver="GPKG")
         styles = pd.DataFrame(
@@ -341,8 +344,6 @@ def write_geopackage(result: Result, path: Path, polygons) -> None:
             ]
         )
         pyogrio.write_dataframe(styles, path, layer="layer_styles", driver="GPKG", FID="id")
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
 def _rgba(hex_colour: str) -> str:

@@ -10,7 +10,6 @@ the sample's LSOA 2021 polygons as they are. ``scripts/make_sample.py`` writes t
 from __future__ import annotations
 
 import csv
-import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,22 +21,20 @@ from planning.data import (
     RATE_FILES,
     REFERRALS_FILE,
     SAMPLE_COUNCILS,
+    fixed_gpkg_time,
+    packed_bytes,
+    plain_bytes,
     resolve_districts,
 )
 
 BOUNDARY_LAYER = "boundaries_lsoa21"
-#: Fixed GeoPackage timestamps, so the sample's bytes depend only on its contents.
-FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
 
 Keep = Callable[[dict[str, str]], bool]
 
 
 def read_text(path: Path) -> str:
     """A CSV's text (decompressed when it ends in .gz), with its line endings and any BOM."""
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    return data.decode("utf-8")
+    return plain_bytes(path).decode("utf-8")
 
 
 def filter_lines(text: str, keep: Keep) -> str:
@@ -117,19 +114,15 @@ def write_sample(
     for rel, text in tables.items():
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = text.encode("utf-8")
-        path.write_bytes(gzip.compress(data, 9, mtime=0) if rel.endswith(".gz") else data)
+        path.write_bytes(packed_bytes(rel, text.encode("utf-8")))
         written.append(path)
     path = dest / DATA_FILES["boundaries"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
-    try:
+    with fixed_gpkg_time():
         pyogrio.write_dataframe(
             sample_boundaries(source, boundary_codes(tables)), path, layer=BOUNDARY_LAYER
         )
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     return [*written, path]
 
 
