@@ -144,9 +144,10 @@ def _data(args: argparse.Namespace) -> int:
     done = fetch_data(
         dest, args.base_url, progress=lambda line: print(line, file=sys.stderr, flush=True)
     )
-    counts = {s: sum(f.status == s for f in done) for s in ("downloaded", "present")}
+    counts = {s: sum(f.status == s for f in done) for s in ("downloaded", "converted", "present")}
     print(
         f"{dest}: {len(done)} files valid ({counts['downloaded']} downloaded, "
+        f"{counts['converted']} downloaded as R data and converted, "
         f"{counts['present']} already present)"
     )
     return 0

@@ -1,11 +1,13 @@
 """``planning data fetch``: download the national files the planner reads from their publishers.
 
-Every file has a source URL and a pinned size and SHA-256 (of the file as the planner reads it,
-the same hashes every run's manifest records). A file already present and valid is skipped; any
-other is downloaded to a temporary file beside its target, checked, and only then renamed into
-place, so an interrupted or failed fetch leaves no partial file and a second fetch resumes with
-the files still missing. Files that the publisher serves only as R data (``.rda``) must be
-converted before the planner can read them; those are listed with their source when absent.
+Every file has a source URL (at a pinned commit of the publisher's repository) and the pinned size
+and SHA-256 of what that URL serves. The DfE tables are served as the planner reads them; the
+ONS and MHCLG tables and boundaries are served as R data (``.rda``) and converted here (with
+pyreadr and rdata, the ``fetch`` extra) into the CSV, gzipped CSV or GeoPackage the planner reads,
+whose content is then checked against a pinned digest. A file already present and valid is
+skipped; any other is downloaded to a temporary file beside its target, checked, converted,
+checked again and only then renamed into place, so a failed or interrupted fetch leaves no
+partial file and the next fetch resumes with the files still missing.
 """
 
 from __future__ import annotations
@@ -14,11 +16,24 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from planning.data import DATA_FILES, RATE_FILES, REFERRALS_FILE, file_sha256
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from planning.data import (
+    DATA_FILES,
+    RATE_FILES,
+    REFERRALS_FILE,
+    file_sha256,
+    fixed_gpkg_time,
+    packed_bytes,
+    plain_bytes,
+)
 from planning.errors import FetchError
 
 #: The host every source URL below starts with; ``base_url`` replaces it (a mirror, a test server).
@@ -39,14 +54,15 @@ TIMEOUT_SECONDS = 60
 
 @dataclass(frozen=True)
 class Source:
-    """Where a file comes from and what it must be (``size`` and ``sha256`` of the file as the
-    planner reads it). ``convert`` is None when the URL serves that file byte for byte, else
-    says how the file is made from what the URL serves (R data)."""
+    """Where a file comes from: ``url`` serves ``size`` bytes with SHA-256 ``sha256``. When that
+    is R data, ``rda_object`` names the object converted into the file, and ``content_sha256``
+    pins the converted file's ``content_digest``; otherwise the download is the file itself."""
 
     url: str
     size: int
     sha256: str
-    convert: str | None = None
+    rda_object: str | None = None
+    content_sha256: str | None = None
 
 
 #: Every file the planner reads, by path relative to the data directory.
@@ -88,39 +104,45 @@ SOURCES: dict[str, Source] = {
     ),
     DATA_FILES["boundaries"]: Source(
         GEOGRAPHR + "boundaries_lsoa21.rda",
-        13_025_280,
-        "a9a45552f667d0ec367bfdbfdba25b35bb35c340026c075dd746f18148f6fa0e",
-        "R data (sf object boundaries_lsoa21) -> GeoPackage layer boundaries_lsoa21",
+        3_871_565,
+        "dcd37a9b2e3432ae52901d61fc98f24125b03b200c704bc6826b9be2eefdf2b8",
+        "boundaries_lsoa21",
+        "1343d550dd947115e3caba8a50f074de2edb633e638979b2a9900cdaafa4fcf1",
     ),
     DATA_FILES["lsoa21_wards"]: Source(
         GEOGRAPHR + "lookup_lsoa21_ward24_ltla24.rda",
-        2_639_071,
+        322_107,
+        "eeb254bcb3f4a893de6cdbeb44759dbd7db90839dbd4c189fd056aba0d96e797",
+        "lookup_lsoa21_ward24_ltla24",
         "f6e5e7faaf254e28b36747247524928dbc5023259653ace095a704203382b8ae",
-        "R data -> CSV",
     ),
     DATA_FILES["lsoa11_to_lsoa21"]: Source(
         GEOGRAPHR + "lookup_lsoa11_lsoa21_ltla22.rda",
-        2_769_660,
+        333_782,
+        "8d854ccb346eb66bbf86a0aa46b4f7663b0be0f63a19eff27f1b2ab37c0eebca",
+        "lookup_lsoa11_lsoa21_ltla22",
         "ddc782616aab916dc373169ff6d87bf3763c1c6fcb06068902f6de9bd3a02725",
-        "R data -> CSV",
     ),
     DATA_FILES["imd2025"]: Source(
         IMD + "imd2025_england_lsoa21.rda",
-        1_836_704,
-        "9fbc3379242b10e377c20e3a0a5c9f2e4252f78230e80a6368a0825874a4ec5e",
-        "R data -> gzipped CSV",
+        1_269_782,
+        "933d81ab33962cc6fc1c286e4015ac0459e8ac1ad1832759647275d351f33202",
+        "imd2025_england_lsoa21",
+        "0285254d11e0a0bed62b265cba31a5e9ecce1146dc2e1b011455775c23432177",
     ),
     DATA_FILES["census21"]: Source(
         CENSUS + "census21_pop.rda",
-        1_136_955,
-        "b21d899c1d388c85e1da14d4b3fee7c49477b5881c7b255020ca9654a50af65c",
-        "R data -> gzipped CSV",
+        594_027,
+        "1ba7975ff08cff194bffd0cf4710c2ca574e83a77b3b1f16aa9126d85f8b0138",
+        "census21_pop",
+        "5e387234d3d2d6502008cfd9c11d49ac67943f3826f92813e5c625fd32feb957",
     ),
     DATA_FILES["population20"]: Source(
         DEMOGRAPHR + "population20_lsoa11.rda",
-        3_165_484,
-        "6583e1f9df24317454b85dbc1fca03b4f24c21287b1e95519a04b1cc53effc05",
-        "R data -> gzipped CSV",
+        2_337_209,
+        "2512f4394fc796438b5a3863cd7e741175593918e97900892ee07c34d77d0bc6",
+        "population20_lsoa11",
+        "499f3c8ff27966a4bad39ae1bcb13518bd119b16e7cdc0061fdb92636b481a7d",
     ),
 }
 
@@ -128,7 +150,7 @@ SOURCES: dict[str, Source] = {
 @dataclass(frozen=True)
 class Fetched:
     """What fetch did with one file: ``present`` (already valid), ``downloaded`` or
-    ``needs conversion`` (absent, and its publisher serves it only as R data)."""
+    ``converted`` (downloaded as R data and converted)."""
 
     path: str
     status: str
@@ -142,39 +164,41 @@ def source_url(source: Source, base_url: str | None = None) -> str:
     return base_url.rstrip("/") + source.url.removeprefix(PUBLISHER_HOST)
 
 
+def content_digest(path: Path) -> str:
+    """SHA-256 of what a file holds, however it was written: its bytes (decompressed for .gz);
+    for a GeoPackage, its layer's column names, values and geometries (WKB) in row order."""
+    if path.suffix != ".gpkg":
+        return hashlib.sha256(plain_bytes(path)).hexdigest()
+    frame = pyogrio.read_dataframe(path)
+    digest = hashlib.sha256()
+    for column in frame.columns.drop(frame.geometry.name):
+        digest.update(f"{column}\0".encode())
+        digest.update("\0".join(frame[column].astype(str)).encode())
+    digest.update(b"".join(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1)))
+    return digest.hexdigest()
+
+
 def is_valid(path: Path, source: Source) -> bool:
-    """True when ``path`` exists with the pinned size and SHA-256."""
-    return (
-        path.is_file() and path.stat().st_size == source.size and file_sha256(path) == source.sha256
-    )
+    """True when ``path`` holds the file pinned by ``source``."""
+    if not path.is_file():
+        return False
+    if source.rda_object is not None:
+        return content_digest(path) == source.content_sha256
+    return path.stat().st_size == source.size and file_sha256(path) == source.sha256
 
 
-def download(url: str, target: Path, source: Source, rel: str) -> None:
-    """Download ``url`` into ``target`` through a temporary file, checking size and SHA-256;
-    on any failure nothing is left at ``target`` or beside it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part{os.getpid()}")
+def download(url: str, path: Path, source: Source, rel: str) -> None:
+    """Download ``url`` into ``path``, checking its size and SHA-256 (FetchError if wrong)."""
     digest, size = hashlib.sha256(), 0
     try:
         with (
             urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,
-            tmp.open("wb") as out,
+            path.open("wb") as out,
         ):
             for block in iter(lambda: response.read(CHUNK), b""):
                 digest.update(block)
                 size += len(block)
                 out.write(block)
-        if size != source.size:
-            raise FetchError(
-                f"{rel}: {url} served {size:,} bytes; expected {source.size:,}. Nothing was "
-                "written; fetch again, or check the publisher has not changed the file."
-            )
-        if digest.hexdigest() != source.sha256:
-            raise FetchError(
-                f"{rel}: {url} served a file whose SHA-256 is {digest.hexdigest()}; expected "
-                f"{source.sha256}. Nothing was written; the publisher may have changed the file."
-            )
-        tmp.replace(target)
     except urllib.error.HTTPError as exc:
         exc.close()
         raise FetchError(
@@ -187,8 +211,81 @@ def download(url: str, target: Path, source: Source, rel: str) -> None:
             f"{rel}: could not download {url}: {reason}. Nothing was written; fetch again to "
             "resume (files already fetched are kept)."
         ) from None
+    if size != source.size:
+        raise FetchError(
+            f"{rel}: {url} served {size:,} bytes; expected {source.size:,}. Nothing was "
+            "written; fetch again, or check the publisher has not changed the file."
+        )
+    if digest.hexdigest() != source.sha256:
+        raise FetchError(
+            f"{rel}: {url} served a file whose SHA-256 is {digest.hexdigest()}; expected "
+            f"{source.sha256}. Nothing was written; the publisher may have changed the file."
+        )
+
+
+def rda_boundaries(path: Path, name: str) -> gpd.GeoDataFrame:
+    """The sf object ``name`` in an R data file (or a named list of the same columns) as a
+    GeoDataFrame (EPSG:4326): its columns, and its geometry column's polygons (lists of rings,
+    each an n x 2 matrix) as shapes."""
+    import rdata
+
+    with warnings.catch_warnings():  # sf's classes have no Python constructor: lists are enough
+        warnings.filterwarnings("ignore", message="Missing constructor for R class")
+        table = rdata.read_rda(path)[name]
+    columns = {str(c): table[c] for c in table if str(c) != "geometry"}
+    shapes = [
+        shapely.MultiPolygon([(rings[0], rings[1:]) for rings in polygons])
+        for polygons in list(table["geometry"])
+    ]
+    return gpd.GeoDataFrame(
+        {c: list(values) for c, values in columns.items()}, geometry=shapes, crs="EPSG:4326"
+    )
+
+
+def rda_csv(path: Path, name: str) -> bytes:
+    """The data frame ``name`` in an R data file as CSV (no row names)."""
+    import pyreadr
+
+    return pyreadr.read_r(path)[name].to_csv(index=False).encode("utf-8")
+
+
+def convert(rda: Path, out: Path, name: str, rel: str) -> None:
+    """Write the R object ``name`` from ``rda`` to ``out`` in the format ``rel`` names."""
+    try:
+        if rel.endswith(".gpkg"):
+            with fixed_gpkg_time():
+                pyogrio.write_dataframe(rda_boundaries(rda, name), out, layer=name, driver="GPKG")
+        else:
+            out.write_bytes(packed_bytes(rel, rda_csv(rda, name)))
+    except ImportError as exc:
+        raise FetchError(
+            f"{rel}: converting R data needs {exc.name}: pip install 'planning[fetch]'"
+        ) from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FetchError(f"{rel}: cannot convert R object {name!r}: {exc}") from None
+
+
+def fetch_file(rel: str, source: Source, dest: Path, url: str) -> str:
+    """Download (and convert) one file into ``dest`` through temporary files beside it, renamed
+    into place only once checked; returns ``downloaded`` or ``converted``."""
+    target = dest / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".part{os.getpid()}-{target.name}")  # keeps the extension
+    raw = part if source.rda_object is None else part.with_name(part.name + ".rda")
+    try:
+        download(url, raw, source, rel)
+        if source.rda_object is not None:
+            convert(raw, part, source.rda_object, rel)
+            if content_digest(part) != source.content_sha256:
+                raise FetchError(
+                    f"{rel}: R object {source.rda_object!r} from {url} converts to different "
+                    "content than pinned; nothing was written."
+                )
+        part.replace(target)
     finally:
-        tmp.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
+    return "downloaded" if source.rda_object is None else "converted"
 
 
 def fetch_data(
@@ -197,28 +294,18 @@ def fetch_data(
     sources: dict[str, Source] | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[Fetched]:
-    """Bring every source file into ``dest``: skip valid ones, download the others. Files that
-    need converting from R data and are absent are reported (FetchError) after the rest."""
+    """Bring every source file into ``dest``: skip valid ones, fetch the others. Stops at the
+    first failure (FetchError naming the file and URL); the files fetched before it are kept."""
     sources = SOURCES if sources is None else sources
     done: list[Fetched] = []
     for k, (rel, source) in enumerate(sorted(sources.items()), start=1):
-        target, url = dest / rel, source_url(source, base_url)
-        if is_valid(target, source):
+        step = f"[{k}/{len(sources)}] {rel}"
+        url = source_url(source, base_url)
+        if is_valid(dest / rel, source):
             status = "present"
-        elif source.convert is not None:
-            status = "needs conversion"
         else:
-            progress(f"[{k}/{len(sources)}] {rel}: downloading {source.size:,} bytes from {url}")
-            download(url, target, source, rel)
-            status = "downloaded"
-        progress(f"[{k}/{len(sources)}] {rel}: {status}")
+            progress(f"{step}: downloading {source.size:,} bytes from {url}")
+            status = fetch_file(rel, source, dest, url)
+        progress(f"{step}: {status}")
         done.append(Fetched(rel, status, url))
-    todo = [f for f in done if f.status == "needs conversion"]
-    if todo:
-        raise FetchError(
-            f"{len(done) - len(todo)} of {len(done)} files are in {dest}; {len(todo)} more are "
-            "served only as R data and must be converted (see data/README.md, 'Data: sample "
-            "and fetch'), then fetch again to check them:",
-            [f"{f.path}: {sources[f.path].convert}, from {f.url}" for f in todo],
-        )
     return done
