@@ -1,4 +1,4 @@
-"""Command line: planning init | validate | run | compare | sweep | england.
+"""Command line: planning init | validate | run | compare | sweep | england | data fetch.
 
 Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other, 130 interrupted (SIGINT), 143 SIGTERM.
 """
@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="LocalCluster worker processes (default: cores)"
     )
     england.add_argument("--data-dir", type=Path, help=data_help)
+    data = sub.add_parser("data", help="the public data the planner reads")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    fetch = data_sub.add_parser(
+        "fetch", help="download the national files from their publishers, checked by SHA-256"
+    )
+    fetch.add_argument(
+        "--to",
+        type=Path,
+        metavar="DIR",
+        help="data directory to fill (else PLANNING_DATA_DIR, else ../shared/data)",
+    )
+    fetch.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="fetch from this host instead of the publishers' (a mirror, laid out alike)",
+    )
     return parser
 
 
@@ -130,6 +146,25 @@ def _run(args: argparse.Namespace) -> int:
             "(teams.undersized: one_team); every output flags them (teams.csv below_band)"
         )
     print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    import os
+
+    from planning.data import shared_data_dir
+    from planning.fetch import fetch_data
+
+    dest = args.to or Path(os.environ.get("PLANNING_DATA_DIR") or shared_data_dir())
+    done = fetch_data(
+        dest, args.base_url, progress=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    counts = {s: sum(f.status == s for f in done) for s in ("downloaded", "converted", "present")}
+    print(
+        f"{dest}: {len(done)} files valid ({counts['downloaded']} downloaded, "
+        f"{counts['converted']} downloaded as R data and converted, "
+        f"{counts['present']} already present)"
+    )
     return 0
 
 
@@ -363,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             "compare": _compare,
             "sweep": _sweep,
             "england": _england,
+            "data": _data,
         }
         return handlers[args.command](args)
     except PlanningError as exc:

@@ -10,10 +10,13 @@ inputs.
 from __future__ import annotations
 
 import difflib
+import gzip
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,29 @@ DATA_FILES = {
     "imd2025": "deprivation/imd2025_england_lsoa21.csv.gz",
     "boundaries": "boundaries/lsoa21_bsc_ew.gpkg",
 }
+
+#: DfE children's services tables and their 0-17 denominators (read by ``planning.workforce``).
+RATE_FILES = {
+    "children_in_need": "childrens_services/b1_children_in_need_2013_to_2025.csv",
+    "child_protection": "childrens_services/d5_cpps_at31march_by_duration_2013_to_2025.csv",
+    "looked_after": "childrens_services/cla_number_and_rate_per_10k_children.csv",
+    "workforce": "childrens_services/csww_indicators_2017_to_2025.csv",
+    "population": "population/ons_mid-year_population_estimates_2012_to_2024.csv",
+}
+
+#: The DfE referrals table (C1), read for the front door.
+REFERRALS_FILE = "childrens_services/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv"
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+#: The embedded sample: the rows of every file above that Hampshire's scenario reads.
+SAMPLE_DIR = REPO_DIR / "data" / "sample"
+SAMPLE_COUNCILS = ("E10000014",)
+
+
+def planner_files() -> list[str]:
+    """Every file the planner reads, relative to the data directory."""
+    return sorted({*DATA_FILES.values(), *RATE_FILES.values(), REFERRALS_FILE})
+
 
 AREA_COLUMNS = [
     "area_code",
@@ -75,18 +101,32 @@ class AreaData:
         )
 
 
-def default_data_dir() -> Path:
-    """``../shared/data`` beside the repository (or beside the working directory)."""
-    here = Path(__file__).resolve().parent.parent
-    for root in (here, Path.cwd()):
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the repository (or the working directory), existing or not."""
+    for root in (REPO_DIR, Path.cwd()):
         candidate = root.parent / "shared" / "data"
         if candidate.is_dir():
             return candidate
-    return here.parent / "shared" / "data"
+    return REPO_DIR.parent / "shared" / "data"
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` when it exists, else the embedded sample (Hampshire only)."""
+    shared = shared_data_dir()
+    if shared.is_dir() or not SAMPLE_DIR.is_dir():
+        return shared
+    log.warning(
+        "no data at %s: using the embedded sample %s (Hampshire only); "
+        "run `planning data fetch` for all of England",
+        shared,
+        SAMPLE_DIR,
+    )
+    return SAMPLE_DIR
 
 
 def resolve_data_dir(explicit: Path | str | None = None) -> Path:
-    """The data directory: an explicit path, else PLANNING_DATA_DIR, else ../shared/data."""
+    """The data directory: an explicit path, else PLANNING_DATA_DIR, else ../shared/data, else
+    the embedded sample."""
     if explicit:
         path, origin = Path(explicit), "the data directory given"
     elif os.environ.get("PLANNING_DATA_DIR"):
@@ -111,6 +151,31 @@ def _file(data_dir: Path, role: str) -> Path:
             "See data/README.md for where its publisher serves it and how to fetch it."
         )
     return path
+
+
+#: The date written into a GeoPackage's tables, so its bytes depend only on its contents.
+FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
+
+
+@contextmanager
+def fixed_gpkg_time() -> Iterator[None]:
+    """GeoPackages written inside get FIXED_GPKG_TIME, not "now", as their last change."""
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+def plain_bytes(path: Path) -> bytes:
+    """A file's bytes, decompressed when its name ends in .gz."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def packed_bytes(name: str, data: bytes) -> bytes:
+    """``data`` as stored under ``name``: gzipped (reproducibly, no timestamp) for .gz names."""
+    return gzip.compress(data, 9, mtime=0) if name.endswith(".gz") else data
 
 
 def file_sha256(path: Path) -> str:
@@ -375,9 +440,6 @@ def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- front door inputs
-
-#: The DfE referrals table (C1), relative to the data directory.
-REFERRALS_FILE = "childrens_services/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv"
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,12 @@ class InfeasibleError(PlanningError):
     exit_code = 3
 
 
+class FetchError(PlanningError):
+    """A data file could not be downloaded, or what was served is not the file pinned."""
+
+    exit_code = 1
+
+
 class SolverError(PlanningError):
     """The solver ended without a plan it can prove valid (time limit with no incumbent, etc.)."""
 

@@ -27,19 +27,22 @@ import pyogrio
 import yaml
 
 import planning
-from planning.data import REFERRALS_FILE, file_sha256
+from planning.data import (
+    FIXED_GPKG_TIME,
+    RATE_FILES,
+    REFERRALS_FILE,
+    file_sha256,
+    fixed_gpkg_time,
+)
 from planning.errors import ConfigError
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
 from planning.workbook import cost_figures, write_staffing
-from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
 
-#: The date written into the GeoPackage's tables, so its bytes depend only on its contents.
-FIXED_GPKG_TIME = "2000-01-01T00:00:00.000Z"
 
 AREA_COLUMNS = [
     "area_code",
@@ -331,8 +334,7 @@ def write_geopackage(result: Result, path: Path, polygons) -> None:
     layers = geopackage_layers(result, polygons)
     colours = team_colours(result)
     # gpkg_contents.last_change is "now" unless GDAL is told otherwise: fixed, for stable bytes
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_TIME})
-    try:
+    with fixed_gpkg_time():
         for name, layer in layers.items():
             layer.to_file(path, layer=name, driver="GPKG")
         styles = pd.DataFrame(
@@ -342,8 +344,6 @@ def write_geopackage(result: Result, path: Path, polygons) -> None:
             ]
         )
         pyogrio.write_dataframe(styles, path, layer="layer_styles", driver="GPKG", FID="id")
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
 def _rgba(hex_colour: str) -> str:

@@ -24,21 +24,13 @@ import numpy as np
 import pandas as pd
 
 from planning.config import CASE_TYPES, WorkforceSettings
+from planning.data import RATE_FILES
 from planning.errors import DataError
 
 log = logging.getLogger(__name__)
 
 ENGLAND = "E92000001"
 PER = 10_000.0
-
-#: Input tables, relative to the data directory.
-RATE_FILES = {
-    "children_in_need": "childrens_services/b1_children_in_need_2013_to_2025.csv",
-    "child_protection": "childrens_services/d5_cpps_at31march_by_duration_2013_to_2025.csv",
-    "looked_after": "childrens_services/cla_number_and_rate_per_10k_children.csv",
-    "workforce": "childrens_services/csww_indicators_2017_to_2025.csv",
-    "population": "population/ons_mid-year_population_estimates_2012_to_2024.csv",
-}
 
 #: Role names as shown in outputs (DOMAIN.md), in output order.
 ROLE_NAMES = {

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import planning
-from planning.data import DATA_FILES, REFERRALS_FILE, file_sha256, resolve_data_dir
+from planning.data import file_sha256, planner_files, resolve_data_dir
 from planning.england.councils import Council, select_councils, upper_tier_councils
 from planning.england.task import COUNCILS, RECORDS, plan_council, write_atomic
 from planning.england.template import load_template, template_sha256
 from planning.errors import ConfigError
 from planning.report import pid_lock
-from planning.workforce import RATE_FILES
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,7 @@ class EnglandRun:
 
 def data_hashes(data_dir: Path) -> dict[str, str]:
     """SHA-256 of every national file a council's run reads."""
-    files = sorted({*DATA_FILES.values(), *RATE_FILES.values(), REFERRALS_FILE})
-    return {rel: file_sha256(data_dir / rel) for rel in files if (data_dir / rel).is_file()}
+    return {rel: file_sha256(data_dir / rel) for rel in planner_files() if (data_dir / rel).is_file()}
 
 
 def run_fingerprint(template: dict[str, Any], inputs: dict[str, str]) -> str:
