@@ -29,6 +29,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial.distance import cdist
 
+from planning.checks import numbers, read_csv, unique
 from planning.config import HubSettings, PopulationBasis, SolverSettings
 from planning.errors import ConfigError, DataError, InfeasibleError, SolverError
 from planning.geography import Geography
@@ -296,11 +297,14 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     if bad:
         problems.append(f"existing must be yes or no; got {_listed(bad)}")
     capacity = numbers("capacity_children")
-    bad_cap = (column("capacity_children") != "") & (capacity.isna() | (capacity < 0))
+    given = column("capacity_children")
+    bad_cap = (given != "") & ~(np.isfinite(capacity) & (capacity > 0))
+    bad_cap &= ~((capacity == 0) & (forced == "closed"))
     if bad_cap.any():
         problems.append(
-            "capacity_children must be a number of children >= 0 or blank; bad for "
-            + _listed([f"'{n}'" for n in names[bad_cap]])
+            "capacity_children must be a number of children above 0 (blank: no limit; 0 only "
+            "for a site forced closed); bad for "
+            + _listed([f"'{n}' (line {i + 2}: {given[i]!r})" for i, n in names[bad_cap].items()])
         )
     if problems:
         raise DataError(f"{source}: the sites table has {len(problems)} problem(s):", problems)
@@ -364,10 +368,7 @@ def candidate_sites(
     else:
         path = _resolve_path(settings.sites_csv, base_dir, "sites_csv")
         source = str(path)
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable CSV: {exc}") from None
+        raw = read_csv(path, "hubs.sites_csv", ["site_name"])
         if raw.empty:
             raise DataError(f"{path}: lists no sites")
         sites = _parse_sites(raw, source)
@@ -392,24 +393,22 @@ def read_travel_times(
     ``area_code``, ``site_name``, ``minutes``). Every area needs a time to every candidate site
     in its locality; anything missing is an error naming it.
     """
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    raw.columns = [str(c).strip() for c in raw.columns]
+    what = f"hubs.travel_time_csv: {path}"
+    names = area_names.to_dict()
+    raw = read_csv(path, "hubs.travel_time_csv", ["area_code"])
     lower = {c.lower(): c for c in raw.columns}
-    if {"area_code", "site_name", "minutes"} <= set(lower):
-        long = raw.rename(columns={lower[k]: k for k in ("area_code", "site_name", "minutes")})
-        long["minutes"] = pd.to_numeric(long["minutes"].str.strip(), errors="coerce")
-        if long.duplicated(["area_code", "site_name"]).any():
-            raise DataError(f"{path}: some area_code, site_name pairs are listed twice")
+    if {"site_name", "minutes"} <= set(lower):
+        long = raw.rename(columns={lower[k]: k for k in ("site_name", "minutes")})
+        unique(long, ["area_code", "site_name"], what, names=names)
+        long["minutes"] = numbers(long, "minutes", what, key="area_code", names=names)
         matrix = long.pivot(index="area_code", columns="site_name", values="minutes")
-    elif "area_code" in lower:
-        matrix = raw.set_index(lower["area_code"])
-        matrix = matrix.apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce"))
     else:
-        raise DataError(
-            f"{path}: needs an area_code column (wide: one column per site name; "
-            "long: area_code, site_name, minutes)"
-        )
-    matrix.index = matrix.index.str.strip()
+        unique(raw, ["area_code"], what, names=names)
+        matrix = raw.set_index("area_code")
+        for site in matrix.columns:
+            matrix[site] = numbers(
+                raw, site, what, key="area_code", names=names, blank=frozenset({""})
+            ).to_numpy()
     problems: list[str] = []
     missing_areas = [c for c in localities.index if c not in matrix.index]
     if missing_areas:
