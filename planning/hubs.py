@@ -381,6 +381,20 @@ def candidate_sites(
     return sites
 
 
+def check_hub_inputs(
+    areas: gpd.GeoDataFrame, settings: HubSettings, base_dir: Path | str | None = None
+) -> int:
+    """Read and check every file the hubs stage reads (sites CSV, travel-time matrix) without
+    solving, as ``validate`` must; returns the number of candidate sites."""
+    localities = resolve_localities(areas, settings)
+    sites = candidate_sites(areas, settings, base_dir)
+    if settings.travel_time_csv is not None:
+        path = _resolve_path(settings.travel_time_csv, base_dir, "travel_time_csv")
+        names = pd.Series(areas["area_name"].to_numpy(), index=areas["area_code"].to_numpy())
+        read_travel_times(path, localities, sites, names)
+    return len(sites)
+
+
 # --------------------------------------------------------------------------- travel
 
 

@@ -26,7 +26,7 @@ from planning.data import (
 )
 from planning.front_door import FrontDoorPlan, contacts_demand, open_hours, size_front_door
 from planning.geography import Geography, build_geography
-from planning.hubs import HubPlan, place_hubs, resolve_localities
+from planning.hubs import HubPlan, check_hub_inputs, place_hubs
 from planning.rounding import whole
 from planning.workforce import Posts, Rates, published_rates, size_workforce
 
@@ -110,15 +110,17 @@ def front_door_plan(
 
 
 def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> dict:
-    """Schema and data checks without solving: areas join, geography links, band feasibility."""
+    """Schema and data checks without solving: areas join, geography links, band feasibility,
+    and every file the run reads (current plan, sites, travel times, arrivals, published rates)."""
     path = Path(path)
     scenario = load_scenario(path)
     area_data = load_areas(scenario.councils, data_dir_for(scenario, path, data_dir))
     geo = build_geography(area_data.areas, scenario.geography)
     blocks = feasible_blocks(area_data.areas, scenario.teams)
     current_plan(scenario, path, area_data.areas)
+    sites = None
     if scenario.hubs is not None:
-        resolve_localities(area_data.areas, scenario.hubs)
+        sites = check_hub_inputs(area_data.areas, scenario.hubs, path.parent)
     rates = published_rates(
         sorted(area_data.areas.council_code.unique()),
         area_data.data_dir,
@@ -131,6 +133,7 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
         "districts": int(area_data.areas.district_code.nunique()),
         "links": len(geo.links),
         "groups": {b.name: list(b.counts) for b in blocks},
+        **({} if sites is None else {"candidate_sites": sites}),
         **(
             {}
             if door is None

@@ -7,6 +7,7 @@ the real files are never touched. The City of London (E09000001, 6 LSOAs) keeps 
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -308,3 +309,24 @@ def test_gz_truncation_helper_really_truncates(tmp_path):
     path.write_bytes(gzip.compress(b"a,b\n" + b"1,2\n" * 50_000)[:-20])
     with pytest.raises(DataError, match="truncated or corrupt"):
         read_csv(path, "t", ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("hubs", "expected"),
+    [
+        ("  sites_csv: nowhere.csv\n", "hubs.sites_csv: file not found"),
+        (
+            "  travel_time_csv: minutes.csv\n  target_minutes: 10\n",
+            r"minutes\.csv: column x must be a number.*'inf'",
+        ),
+    ],
+)
+def test_validate_reads_the_hub_files_the_run_reads(data_dir, tmp_path, capsys, hubs, expected):
+    from planning.cli import main
+
+    (tmp_path / "minutes.csv").write_text("area_code,x\nE01006512,inf\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ncouncils: [E08000014]\nhubs:\n{hubs}")
+    assert main(["validate", str(scenario), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(f"(?s){expected}", err) and "Traceback" not in err
