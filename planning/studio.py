@@ -48,7 +48,7 @@ from planning.config import (
 )
 from planning.errors import ConfigError, PlanningError
 from planning.hubs import weighted_quantile
-from planning.pipeline import Result, run_stages
+from planning.pipeline import Result, input_file_problems, run_stages
 from planning.report import write_staged
 from planning.workbook import cost_figures, team_costs
 from planning.workforce import CASE_HOLDING, ROLE_NAMES
@@ -365,6 +365,8 @@ def _load_all(paths: list[Path]) -> list[Scenario]:
             problems += [f"{path}: {p}" for p in err.problems]
         except ConfigError as exc:
             problems += [str(exc)]
+        else:
+            problems += [f"{path}: {p}" for p in input_file_problems(scenarios[-1], path)]
     if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the scenarios to compare:", problems)
     return scenarios
@@ -600,10 +602,13 @@ def sweep_variants(path: Path | str, settings: list[Setting]) -> list[Variant]:
             _set_dotted(data, resolved, k, v)
         data["name"] = f"{base.name} [{label}]"
         try:
-            variants.append(Variant(label, values, Scenario.model_validate(data)))
+            variant = Variant(label, values, Scenario.model_validate(data))
         except ValidationError as exc:
             err = describe_validation_error(exc, label)
             problems += [f"--set {label}: {p}" for p in err.problems]
+            continue
+        variants.append(variant)
+        problems += [f"--set {label}: {p}" for p in input_file_problems(variant.scenario, path)]
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in the sweep's settings:",

@@ -190,7 +190,7 @@ def test_missing_parent_of_extends_names_both_files(tmp_path):
 def test_compare_says_which_scenario_failed(tmp_path, data_dir, capsys):
     from planning.cli import main
 
-    (tmp_path / "plan.csv").write_text("")
+    (tmp_path / "plan.csv").write_text("area_code,team_id\nE01999999,T1\n")  # read at run time
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: b\ncouncils: [E08000014]\nteams:\n  current_plan_csv: plan.csv\n")
     good = tmp_path / "good.yaml"
@@ -199,5 +199,29 @@ def test_compare_says_which_scenario_failed(tmp_path, data_dir, capsys):
     code = main(["compare", str(bad), str(good), "--out", str(out), "--data-dir", str(data_dir)])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert f"scenario bad ({bad}): teams.current_plan_csv" in err and "is empty" in err
+    assert f"scenario bad ({bad}): teams.current_plan_csv" in err
+    assert "areas not in the scenario's councils: E01999999" in err
+    assert not out.exists() and "Traceback" not in err
+
+
+def test_compare_and_sweep_check_every_scenarios_files_before_running_any(tmp_path, capsys):
+    from planning.cli import main
+
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\ncouncils: [E08000014]\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\ncouncils: [E08000014]\nhubs:\n  sites_csv: sites.csv\n")
+    (tmp_path / "sites.csv").write_text("name,easting\nA,1\n")
+    out = tmp_path / "out"
+    assert main(["compare", str(good), str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: hubs.sites_csv:" in err and "column 'site_name' is missing" in err
+    assert "compare: good" not in err and not out.exists()  # the good one never ran
+    (tmp_path / "plan.csv").write_text("area_code,team\n")
+    setting = "teams.current_plan_csv=plan.csv,nowhere.csv"
+    assert main(["sweep", str(good), "--set", setting, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--set teams.current_plan_csv=plan.csv: teams.current_plan_csv:" in err
+    assert "column 'team_id' is missing (is 'team' it, renamed?)" in err
+    assert "--set teams.current_plan_csv=nowhere.csv: teams.current_plan_csv: file not found" in err
     assert not out.exists() and "Traceback" not in err
