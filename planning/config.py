@@ -890,10 +890,22 @@ def describe_validation_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError(f"{source}: the scenario has {len(problems)} problem(s):", problems)
 
 
+def extends_chain(path: Path) -> list[Path]:
+    """The parent files a scenario extends, nearest first (read after ``load_raw`` succeeded)."""
+    chain, current = [], Path(path).resolve()
+    while isinstance(parent := _read_yaml(current).get("extends"), str):
+        current = (current.parent / parent).resolve()
+        chain.append(current)
+    return chain
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file; every problem is reported at once."""
+    """Read, merge and validate a scenario file; every problem is reported at once, naming the
+    files it extends (a setting may come from any of them)."""
     raw = load_raw(Path(path))
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise describe_validation_error(exc, str(path)) from None
+        parents = extends_chain(Path(path))
+        source = str(path) + (f" (extending {', '.join(map(str, parents))})" if parents else "")
+        raise describe_validation_error(exc, source) from None

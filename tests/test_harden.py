@@ -225,3 +225,16 @@ def test_compare_and_sweep_check_every_scenarios_files_before_running_any(tmp_pa
     assert "column 'team_id' is missing (is 'team' it, renamed?)" in err
     assert "--set teams.current_plan_csv=nowhere.csv: teams.current_plan_csv: file not found" in err
     assert not out.exists() and "Traceback" not in err
+
+
+def test_a_bad_setting_from_an_extended_parent_names_the_parent(tmp_path):
+    from planning.config import load_scenario
+
+    parent = tmp_path / "parent.yaml"
+    parent.write_text("name: p\ncouncils: [E08000014]\nteams:\n  min_population: true\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: parent.yaml\nname: c\n")
+    with pytest.raises(ConfigError) as err:
+        load_scenario(child)
+    text = str(err.value)
+    assert f"{child} (extending {parent})" in text and "teams.min_population" in text
