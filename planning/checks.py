@@ -132,8 +132,9 @@ def read_csv(
     return table[(table != "").any(axis=1)]
 
 
-def _where(index: object, key: pd.Series | None, names: Mapping[str, str] | None) -> str:
-    text = f"line {int(index) + 2}"  # type: ignore[call-overload]
+def _where(index: int, key: pd.Series | None, names: Mapping[str, str] | None) -> str:
+    """``line N, CODE (name)``: where a row is in its file, and the area it is about."""
+    text = f"line {index + 2}"
     if key is not None:
         code = key[index]
         name = names.get(code) if names is not None else None
@@ -150,7 +151,6 @@ def numbers(
     names: Mapping[str, str] | None = None,
     minimum: float | None = 0.0,
     maximum: float | None = None,
-    positive: bool = False,
     whole: bool = False,
     blank: frozenset[str] = frozenset(),
     error: type[PlanningError] = DataError,
@@ -160,15 +160,13 @@ def numbers(
     (n/a, text, inf, nan, negative, fractional where ``whole``) is an ``error`` listing each
     line with its area (``key`` column, named from ``names``) and the value found."""
     text = table[column].astype(str)
-    values = pd.to_numeric(text.where(~text.str.lower().isin(blank)), errors="coerce")
     allowed_blank = text.str.lower().isin(blank)
+    values = pd.to_numeric(text.where(~allowed_blank), errors="coerce")
     bad = ~allowed_blank & ~np.isfinite(values.fillna(np.inf))
     if minimum is not None:
         bad |= values < minimum
     if maximum is not None:
         bad |= values > maximum
-    if positive:
-        bad |= values <= 0
     if whole:
         bad |= values.notna() & (values % 1 != 0)
     if bad.any():
@@ -176,7 +174,7 @@ def numbers(
         shown = [f"{_where(i, keys, names)}: {text[i]!r}" for i in table.index[bad]]
         limits = [
             "a whole number" if whole else "a number",
-            "above 0" if positive else (f"at least {minimum:g}" if minimum is not None else ""),
+            f"at least {minimum:g}" if minimum is not None else "",
             f"at most {maximum:g}" if maximum is not None else "",
         ]
         expected = ", ".join(p for p in limits if p)

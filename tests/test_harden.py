@@ -238,3 +238,29 @@ def test_a_bad_setting_from_an_extended_parent_names_the_parent(tmp_path):
         load_scenario(child)
     text = str(err.value)
     assert f"{child} (extending {parent})" in text and "teams.min_population" in text
+
+
+@pytest.mark.slow
+def test_sigterm_mid_write_exits_143_and_leaves_no_folder(tmp_path, data_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "sefton.yaml"
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "planning", "run", str(scenario), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--data-dir", str(data_dir)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob(".out-staging-*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run never reached its write phase"
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped mid-write"
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1].decode()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "SIGTERM" in err
+    assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock
