@@ -9,6 +9,7 @@ inputs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -416,6 +417,23 @@ def _read_cache(path: Path) -> gpd.GeoDataFrame | None:
     return areas
 
 
+def _write_cache(areas: gpd.GeoDataFrame, path: Path) -> None:
+    """Write the cache entry whole (through a temporary file); a cache that cannot be written
+    costs only the rebuild next time, so it is a warning, not an error."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        areas.to_parquet(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning(
+            "cannot write the cache entry %s (%s); the table is rebuilt next time", path, exc
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def load_areas(
     councils: list[str], data_dir: Path | str | None = None, use_cache: bool = True
 ) -> AreaData:
@@ -433,10 +451,7 @@ def load_areas(
     if areas is None:
         areas = _build_areas(districts, root)
         if use_cache:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".tmp{os.getpid()}")
-            areas.to_parquet(tmp)
-            tmp.replace(cached)
+            _write_cache(areas, cached)
     return AreaData(areas=areas, data_dir=root, input_hashes=hashes)
 
 

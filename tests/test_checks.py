@@ -330,3 +330,12 @@ def test_validate_reads_the_hub_files_the_run_reads(data_dir, tmp_path, capsys, 
     assert main(["validate", str(scenario), "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert re.search(f"(?s){expected}", err) and "Traceback" not in err
+
+
+def test_unwritable_cache_is_a_warning_not_an_error(data_dir, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PLANNING_CACHE_DIR", str(blocker / "cache"))
+    areas = load_areas([CITY], data_dir)
+    assert len(areas.areas) > 0 and "cannot write the cache entry" in caplog.text
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
