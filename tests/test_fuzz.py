@@ -2,15 +2,18 @@
 
 Hypothesis generates scenario settings from the schema's own fields and damages them, mutates the
 text of a shipped scenario, and writes malformed CSV tables for every user file. For every case
-the planner must succeed or raise a planning error whose message names the field or file; any
-other exception (a traceback) fails the test. The profile is fixed (derandomized, few examples),
+the planner must succeed or raise a planning error whose message names the field or file (and
+``planning run`` of a scenario that does not load exits 2, leaving no output or staging folder);
+any other exception (a traceback) fails the test. The profile is fixed (derandomized, few examples),
 so the file runs the same way everywhere in well under a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -95,6 +98,20 @@ def _section(path: tuple) -> str:
     return str(path[0])
 
 
+def _run_refused(path: Path) -> None:
+    """``planning run`` of a scenario that does not load: exit 2 with a message, and no output,
+    staging folder or lock left beside the scenario."""
+    from planning.cli import main
+
+    before = sorted(p.name for p in path.parent.iterdir())
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", str(path), "--out", str(path.parent / "out")])
+    assert code == 2 and err.getvalue().startswith("error: "), err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    assert sorted(p.name for p in path.parent.iterdir()) == before
+
+
 def _expect_config_error_naming(run, sections: list[str], path: Path) -> None:
     try:
         run()
@@ -105,6 +122,7 @@ def _expect_config_error_naming(run, sections: list[str], path: Path) -> None:
         assert exc.exit_code == 2
         assert str(path) in text or path.name in text, text
         assert any(s in text for s in sections), (sections, text)
+        _run_refused(path)
 
 
 @FUZZ
@@ -195,6 +213,7 @@ def test_mutated_yaml_gives_a_config_error_or_loads(edits, latin1):
         except ConfigError as exc:
             event("ConfigError")
             assert exc.exit_code == 2 and (str(path) in str(exc) or "s.yaml" in str(exc))
+            _run_refused(path)
 
 
 # --------------------------------------------------------------------------- tables
