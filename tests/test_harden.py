@@ -264,3 +264,16 @@ def test_sigterm_mid_write_exits_143_and_leaves_no_folder(tmp_path, data_dir):
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "SIGTERM" in err
     assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock
+
+
+def test_a_swallowed_sigterm_still_stops_the_write(tmp_path):
+    from planning.errors import STOPPED, Terminated
+
+    out = tmp_path / "out"
+    STOPPED.set()  # as the handler does, when its exception was lost in a finaliser
+    try:
+        with pytest.raises(Terminated):
+            write_staged(out, _write(["teams.csv"]))
+    finally:
+        STOPPED.clear()
+    assert list(tmp_path.iterdir()) == []
