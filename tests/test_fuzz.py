@@ -1,7 +1,8 @@
 """Fuzz (issue 14): damaged scenarios and tables give a planning error (exit 2) or succeed.
 
 Hypothesis generates scenario settings from the schema's own fields and damages them, mutates the
-text of a shipped scenario, and writes malformed CSV tables for every user file. For every case
+text of a shipped scenario, writes malformed CSV tables for every user file, and damages a
+national lookup in a data folder of symlinks to the real files. For every case
 the planner must succeed or raise a planning error whose message names the field or file (and
 ``planning run`` of a scenario that does not load exits 2, leaving no output or staging folder);
 any other exception (a traceback) fails the test. The profile is fixed (derandomized, few examples),
@@ -442,3 +443,56 @@ def test_junk_scenario_files_exit_2(tmp_path, capsys, junk):
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- a national file
+
+COUNCILS_FILE = "lookups/LTLA-UTLA_Apr23_Lookup_England-Wales.csv"
+
+
+@settings(
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 320), st.integers(0, 3), CELLS), min_size=1, max_size=4
+    ),
+    header=st.one_of(st.none(), st.sampled_from(["LTLA23CD", "UTLA23NM", "LTLA23NM"])),
+)
+def test_damaged_councils_lookup_is_named(edits, header, data_dir):
+    """Damaged cells of the district-to-council lookup (the City of London's rows among them)
+    and a renamed column: the areas build, or a DataError names the lookup file."""
+    from planning.data import load_areas
+
+    lines = (data_dir / COUNCILS_FILE).read_text(encoding="utf-8-sig").splitlines()
+    city = next(i for i, line in enumerate(lines) if line.startswith("E09000001"))
+    for row, col, cell in edits:
+        i = city if row % 4 == 0 else 1 + row % (len(lines) - 1)
+        cells = lines[i].split(",")
+        if col < len(cells):
+            cells[col] = cell
+        lines[i] = ",".join(cells)
+    if header:
+        lines[0] = lines[0].replace(header, header.lower() + "_x")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        for real in data_dir.rglob("*"):
+            if real.is_file():
+                link = root / real.relative_to(data_dir)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(real)
+        copy_ = root / COUNCILS_FILE
+        copy_.unlink()
+        copy_.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        try:
+            load_areas(["E09000001"], root, use_cache=False)
+            event("built")
+        except PlanningError as exc:
+            event(type(exc).__name__)
+            assert exc.exit_code == 2
+            text = str(exc)
+            assert COUNCILS_FILE in text or "E09000001" in text, text
