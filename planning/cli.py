@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from planning.errors import PlanningError
+from planning.errors import STOPPED, PlanningError, Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -351,11 +351,8 @@ class _CouncilBar:
             self.bar.close()
 
 
-class Terminated(KeyboardInterrupt):
-    """Raised by the SIGTERM handler so the run unwinds (workers stopped, staging removed)."""
-
-
 def _on_sigterm(signum, frame) -> None:
+    STOPPED.set()
     raise Terminated
 
 
@@ -381,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         except PlanningError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
+    STOPPED.clear()
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave signals alone

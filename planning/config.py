@@ -8,24 +8,64 @@ rejected with the nearest valid key suggested.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from planning.errors import ConfigError
 
 PopulationBasis = Literal["residents", "children_0_17", "children_0_19", "children_0_24"]
 AreaCode = Annotated[str, Field(pattern=r"^[EW]\d{8}$")]
+#: A number written as text: YAML 1.1 reads 25e6 as a string, so such text is taken as the number.
+_NUMBER_TEXT = re.compile(r"[-+]?\d[\d_]*(\.\d*)?([eE][-+]?\d+)?")
+#: Largest team population a band may name: more people than any English council has.
+MAX_TEAM_POPULATION = 10_000_000
+
+
+def _strict_number(value: Any) -> Any:
+    """Refuse true/false and text (50k, 1,000, n/a) where a number is expected; plain numbers
+    written as text (25e6, "45000") are read as the number."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    if isinstance(value, str):
+        if not _NUMBER_TEXT.fullmatch(value.strip()):
+            raise ValueError(
+                f"must be a number such as 45000 or 0.5, not the text {value!r} "
+                "(no units, thousands commas, 'k' or '%')"
+            )
+        return float(value.strip().replace("_", ""))
+    return value
+
+
+def _strict_whole(value: Any) -> Any:
+    """As ``_strict_number``, for whole numbers."""
+    value = _strict_number(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_strict_number)]
+Whole = Annotated[int, BeforeValidator(_strict_whole)]
 
 
 class StrictModel(BaseModel):
-    """Base of every scenario section: unknown keys are errors and values are immutable."""
+    """Base of every scenario section: unknown keys are errors, values are immutable, numbers
+    are finite numbers (no inf or nan, no true/false or text)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Grouping(StrictModel):
@@ -33,16 +73,28 @@ class Grouping(StrictModel):
 
     name: str = Field(description="Name shown in outputs.")
     districts: list[AreaCode] = Field(min_length=1, description="District (LTLA) codes.")
-    min_teams: int | None = Field(None, ge=1, description="Fewest teams in this grouping.")
-    max_teams: int | None = Field(None, ge=1, description="Most teams in this grouping.")
+    min_teams: Whole | None = Field(None, ge=1, description="Fewest teams in this grouping.")
+    max_teams: Whole | None = Field(None, ge=1, description="Most teams in this grouping.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Grouping:
+        if self.min_teams and self.max_teams and self.min_teams > self.max_teams:
+            raise ValueError(
+                f"grouping '{self.name}': min_teams ({self.min_teams}) is greater than "
+                f"max_teams ({self.max_teams})"
+            )
+        doubled = sorted({d for d in self.districts if self.districts.count(d) > 1})
+        if doubled:
+            raise ValueError(f"grouping '{self.name}' lists {', '.join(doubled)} twice")
+        return self
 
 
 class DistrictLimit(StrictModel):
     """Fewest and most teams in one district (with nesting: district)."""
 
     district: str = Field(description="District code (E06/E07/E08/E09) or its name as in the data.")
-    min_teams: int | None = Field(None, ge=1, description="Fewest teams in this district.")
-    max_teams: int | None = Field(None, ge=1, description="Most teams in this district.")
+    min_teams: Whole | None = Field(None, ge=1, description="Fewest teams in this district.")
+    max_teams: Whole | None = Field(None, ge=1, description="Most teams in this district.")
 
     @model_validator(mode="after")
     def _check(self) -> DistrictLimit:
@@ -60,21 +112,25 @@ class TeamSettings(StrictModel):
     population_basis: PopulationBasis = Field(
         "residents", description="Population the band counts: residents or children by age."
     )
-    min_population: float = Field(30_000, gt=0, description="Smallest team population (people).")
-    max_population: float = Field(50_000, gt=0, description="Largest team population (people).")
+    min_population: Number = Field(
+        30_000, gt=0, le=MAX_TEAM_POPULATION, description="Smallest team population (people)."
+    )
+    max_population: Number = Field(
+        50_000, gt=0, le=MAX_TEAM_POPULATION, description="Largest team population (people)."
+    )
     nesting: Literal["none", "district", "groupings"] = Field(
         "none", description="Teams lie within districts, within named groupings, or anywhere."
     )
     groupings: list[Grouping] = Field(
         default_factory=list, description="Named groupings of districts (nesting: groupings)."
     )
-    min_teams_per_group: int | None = Field(
+    min_teams_per_group: Whole | None = Field(
         None, ge=1, description="Default fewest teams per district or grouping."
     )
-    max_teams_per_group: int | None = Field(
+    max_teams_per_group: Whole | None = Field(
         None, ge=1, description="Default most teams per district or grouping."
     )
-    total_teams: int | None = Field(
+    total_teams: Whole | None = Field(
         None, ge=1, description="Exact number of teams in all; free within the band if omitted."
     )
     district_limits: list[DistrictLimit] = Field(
@@ -93,7 +149,7 @@ class TeamSettings(StrictModel):
         description="The current plan: CSV with columns area_code, team_id (path relative "
         "to the scenario file). Outputs report how many areas, residents and children change team.",
     )
-    change_penalty_km_per_person: float = Field(
+    change_penalty_km_per_person: Number = Field(
         0.0,
         ge=0,
         description="With a current plan: moving a person to another team costs as "
@@ -137,6 +193,15 @@ class Link(StrictModel):
     kind: Literal["bridge", "ferry", "causeway", "road"] = "bridge"
     name: str = Field("", description="Name shown in logs and outputs, e.g. 'Langstone Bridge'.")
 
+    @model_validator(mode="after")
+    def _check(self) -> Link:
+        if self.from_area == self.to_area:
+            raise ValueError(
+                f"link {self.name or self.kind!r} joins {self.from_area} to itself; "
+                "a link joins two different areas"
+            )
+        return self
+
 
 class GeographySettings(StrictModel):
     """Adjacency between areas and what to do with detached parts."""
@@ -147,7 +212,7 @@ class GeographySettings(StrictModel):
         "or fail naming them.",
     )
     links: list[Link] = Field(default_factory=list, description="Bridge and ferry links.")
-    contiguity_tolerance_m: float = Field(
+    contiguity_tolerance_m: Number = Field(
         30.0,
         ge=0,
         le=500,
@@ -158,13 +223,13 @@ class GeographySettings(StrictModel):
 class SolverSettings(StrictModel):
     """Limits and tolerances for every optimisation run."""
 
-    time_limit_seconds: float = Field(60.0, gt=0, description="Wall-clock limit for one stage.")
-    relative_gap: float = Field(
+    time_limit_seconds: Number = Field(60.0, gt=0, description="Wall-clock limit for one stage.")
+    relative_gap: Number = Field(
         0.01, ge=0, le=1, description="Stop when (objective - bound) / objective is at most this."
     )
-    threads: int = Field(1, ge=1, description="HiGHS threads per solve.")
-    processes: int = Field(2, ge=1, description="Independent sub-problems solved at once.")
-    seed: int = Field(0, ge=0, description="HiGHS random seed, for reproducible runs.")
+    threads: Whole = Field(1, ge=1, description="HiGHS threads per solve.")
+    processes: Whole = Field(2, ge=1, description="Independent sub-problems solved at once.")
+    seed: Whole = Field(0, ge=0, description="HiGHS random seed, for reproducible runs.")
 
 
 class Locality(StrictModel):
@@ -193,33 +258,33 @@ class HubSettings(StrictModel):
         description="Candidate sites CSV (relative to the scenario file); else generated "
         "at area centres.",
     )
-    site_tolerance_m: float = Field(
+    site_tolerance_m: Number = Field(
         250.0,
         ge=0,
         le=2000,
         description="A site this many metres outside the (generalised) "
         "council boundary joins its nearest area; further out is an error.",
     )
-    main_hubs_per_locality: int = Field(1, ge=1, description="Main hubs opened in each locality.")
-    community_hubs_per_locality: int | None = Field(
+    main_hubs_per_locality: Whole = Field(1, ge=1, description="Main hubs opened in each locality.")
+    community_hubs_per_locality: Whole | None = Field(
         None,
         ge=0,
         description="Community hubs in each locality; 0 if neither this nor coverage_share is set.",
     )
-    coverage_share: float | None = Field(
+    coverage_share: Number | None = Field(
         None,
         gt=0,
         le=1,
         description="Open the fewest community hubs that put this share "
         "(0-1) of children within the target of their hub.",
     )
-    target_distance_km: float = Field(
+    target_distance_km: Number = Field(
         2.0, gt=0, description="Road km (straight line x circuity) counted as near a hub."
     )
-    target_minutes: float | None = Field(
+    target_minutes: Number | None = Field(
         None, gt=0, description="With travel_time_csv: minutes counted as near a hub."
     )
-    circuity_factor: float = Field(
+    circuity_factor: Number = Field(
         1.3, ge=1, le=3, description="Road km per straight-line km, for travel without a matrix."
     )
     travel_time_csv: Path | None = Field(
@@ -227,7 +292,7 @@ class HubSettings(StrictModel):
         description="Travel minutes, area code by site name (relative to the scenario "
         "file); replaces distance in the model.",
     )
-    main_hub_visit_share: float = Field(
+    main_hub_visit_share: Number = Field(
         0.2,
         ge=0,
         lt=1,
@@ -243,7 +308,7 @@ class HubSettings(StrictModel):
         description="Children weighting travel, capacity and coverage; default the teams' "
         "basis if it counts children, else children_0_17.",
     )
-    relative_gap: float = Field(
+    relative_gap: Number = Field(
         0.001, ge=0, le=1, description="Hub models are small: prove each to this gap."
     )
 
@@ -290,7 +355,9 @@ CaseType = Literal["family_help", "child_protection"]
 ROLES: tuple[str, ...] = typing.get_args(TeamRole)
 FRONT_DOOR_ROLES: tuple[str, ...] = typing.get_args(FrontDoorRole)
 CASE_TYPES: tuple[str, ...] = typing.get_args(CaseType)
-PositiveNumber = Annotated[float, Field(gt=0)]
+PositiveNumber = Annotated[Number, Field(gt=0)]
+#: A salary (£ per FTE a year): above 0 and at most £1m, so 1e308 is caught as a typo.
+Salary = Annotated[Number, Field(gt=0, le=1_000_000)]
 
 
 class WorkforceSettings(StrictModel):
@@ -301,7 +368,7 @@ class WorkforceSettings(StrictModel):
     uplift; child protection cases are plans at 31 March. Rates are per 10,000 children aged 0-17.
     """
 
-    rates_year: int | None = Field(
+    rates_year: Whole | None = Field(
         None,
         ge=2013,
         le=2100,
@@ -314,14 +381,14 @@ class WorkforceSettings(StrictModel):
         description="Children looked after at 31 March count as Family Help cases (the DfE "
         "counts them as children in need); false when a children-in-care service holds them.",
     )
-    early_help_uplift_share: float = Field(
+    early_help_uplift_share: Number = Field(
         0.0,
         ge=0,
         le=5,
         description="Targeted early-help cases not counted as children in need, "
         "as a share of the published Family Help cases (0 = published figures only).",
     )
-    deprivation_gradient_per_decile: float = Field(
+    deprivation_gradient_per_decile: Number = Field(
         1.33,
         ge=1,
         le=3,
@@ -348,7 +415,7 @@ class WorkforceSettings(StrictModel):
         default_factory=lambda: ["family_practitioner"],
         description="Case-holding roles that are not qualified social workers.",
     )
-    max_non_social_worker_share: float = Field(
+    max_non_social_worker_share: Number = Field(
         0.4,
         ge=0,
         le=1,
@@ -364,8 +431,8 @@ class WorkforceSettings(StrictModel):
     practitioner_fte_per_business_support: PositiveNumber = Field(
         8.0, description="Case-holding FTE per business support FTE."
     )
-    fte_step: float = Field(0.5, gt=0, le=1, description="Posts are sized in steps of this FTE.")
-    min_team_case_holding_fte: float = Field(
+    fte_step: Number = Field(0.5, gt=0, le=1, description="Posts are sized in steps of this FTE.")
+    min_team_case_holding_fte: Number = Field(
         4.0, ge=0, description="Fewest case-holding FTE in a team; social workers top it up."
     )
 
@@ -398,7 +465,7 @@ class WorkforceSettings(StrictModel):
 class CostSettings(StrictModel):
     """What posts cost per year, and the budget envelope they must fit."""
 
-    salary_gbp: dict[Role, PositiveNumber] = Field(
+    salary_gbp: dict[Role, Salary] = Field(
         default_factory=lambda: {
             "family_practitioner": 29_000.0,
             "social_worker": 42_000.0,
@@ -416,17 +483,17 @@ class CostSettings(StrictModel):
         "(about £24,000-28,000) and duty social worker (the social worker mid-point). Every "
         "team role needs one; the front door's roles only with a front_door section.",
     )
-    on_cost_share: float = Field(
+    on_cost_share: Number = Field(
         0.275, ge=0, le=1, description="Employer NI and pension as a share of salary (25-30%)."
     )
-    vacancy_share: float = Field(
+    vacancy_share: Number = Field(
         0.0,
         ge=0,
         lt=1,
         description="Share of funded FTE vacant and not covered, saving its pay "
         "and on-costs (0 budgets the full establishment).",
     )
-    agency_share: float = Field(
+    agency_share: Number = Field(
         0.162,
         ge=0,
         le=1,
@@ -442,21 +509,21 @@ class CostSettings(StrictModel):
         ],
         description="Roles partly filled by agency staff.",
     )
-    agency_premium_share: float = Field(
+    agency_premium_share: Number = Field(
         0.17,
         ge=0,
         le=5,
         description="Agency cost above an employed post, as a share of basic salary (about +17%).",
     )
-    non_pay_gbp_per_fte: float = Field(
+    non_pay_gbp_per_fte: Number = Field(
         4_000.0,
         ge=0,
         description="Non-pay cost per funded FTE per year (£): IT, travel, training. Assumption.",
     )
-    budget_gbp: float | None = Field(
+    budget_gbp: Number | None = Field(
         None, gt=0, description="Budget envelope per year (£); none: report cost only."
     )
-    budget_sweep_points: int = Field(
+    budget_sweep_points: Whole = Field(
         7,
         ge=0,
         le=50,
@@ -509,50 +576,50 @@ class FrontDoorSettings(StrictModel):
     ``contacts_per_referral``.
     """
 
-    weekly_contacts: float | None = Field(
+    weekly_contacts: Number | None = Field(
         None,
         gt=0,
         description="Contacts a week (every channel); omit to estimate them from the councils' "
         "published referrals times contacts_per_referral.",
     )
-    contacts_per_referral: float = Field(
+    contacts_per_referral: Number = Field(
         SEFTON_CONTACTS_PER_REFERRAL,
         gt=0,
         description="Contacts per referral to children's social care, for estimating contacts "
         "from the DfE referrals table (default Sefton's first three weeks: 979 contacts, 193 "
         "referrals, 5.07) [assumption].",
     )
-    referrals_year: int | None = Field(
+    referrals_year: Whole | None = Field(
         None,
         ge=2013,
         le=2100,
         description="Reporting year (to 31 March) of the DfE referrals used for the estimate; "
         "the latest year published if omitted.",
     )
-    channel_shares: dict[Channel, Annotated[float, Field(ge=0, le=1)]] = Field(
+    channel_shares: dict[Channel, Annotated[Number, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: dict(SEFTON_CHANNEL_SHARES),
         description="Share (0-1) of contacts by telephone, email and other; they must add up "
         "to 1 (default Sefton's first weeks: 56%, 43%, 1%).",
     )
-    call_handling_minutes: float = Field(
+    call_handling_minutes: Number = Field(
         10.0,
         gt=0,
         description="A contact officer's average handling time per call, talk plus wrap-up "
         "(minutes) [assumption].",
     )
-    email_triage_minutes: float = Field(
+    email_triage_minutes: Number = Field(
         15.0,
         gt=0,
         description="A contact officer's minutes to read, record and route one email contact "
         "[assumption].",
     )
-    other_handling_minutes: float = Field(
+    other_handling_minutes: Number = Field(
         15.0,
         gt=0,
         description="A contact officer's minutes per other contact (letters, walk-ins, portal) "
         "[assumption].",
     )
-    conversation_share: float = Field(
+    conversation_share: Number = Field(
         0.25,
         ge=0,
         le=1,
@@ -560,26 +627,26 @@ class FrontDoorSettings(StrictModel):
         "worker (Sefton's referrals into social care were 20% of contacts; some conversations "
         "end in advice or early help) [assumption].",
     )
-    conversation_minutes: float = Field(
+    conversation_minutes: Number = Field(
         45.0,
         gt=0,
         description="A duty social worker's minutes per conversation, including recording "
         "(Sefton's are not time-limited) [assumption].",
     )
-    opens_at_hour: int = Field(
+    opens_at_hour: Whole = Field(
         9, ge=0, le=23, description="Clock hour the front door opens (9 = 09:00)."
     )
-    opening_hours_per_day: int = Field(
+    opening_hours_per_day: Whole = Field(
         8, ge=1, le=24, description="Hours open each day, in whole hours (8: 09:00-17:00)."
     )
-    days_per_week: int = Field(5, ge=1, le=7, description="Days open each week.")
+    days_per_week: Whole = Field(5, ge=1, le=7, description="Days open each week.")
     arrivals_csv: Path | None = Field(
         None,
         description="Your arrivals profile: CSV with columns hour (clock hour, 0-23) and share "
         "(of a day's contacts), one row per opening hour, shares adding up to 1 (relative to the "
         "scenario file). Omit for the default profile with a morning peak.",
     )
-    peak_day_factor: float = Field(
+    peak_day_factor: Number = Field(
         SEFTON_PEAK_DAY_FACTOR,
         ge=1,
         le=10,
@@ -591,37 +658,37 @@ class FrontDoorSettings(StrictModel):
         description="Staff to meet the target on the average day (the peak day is then "
         "reported) or on the peak day.",
     )
-    answered_within_share: float | None = Field(
+    answered_within_share: Number | None = Field(
         0.8,
         gt=0,
         le=1,
         description="Service target: this share (0-1) of calls answered within "
         "answer_within_seconds (null: mean wait target only).",
     )
-    answer_within_seconds: float = Field(
+    answer_within_seconds: Number = Field(
         20.0, ge=0, description="Service target: seconds within which calls count as answered."
     )
-    mean_wait_seconds: float | None = Field(
+    mean_wait_seconds: Number | None = Field(
         None,
         ge=0,
         description="Service target: mean wait to answer, in seconds (average speed of answer); "
         "with answered_within_share both must be met.",
     )
-    max_occupancy_share: float = Field(
+    max_occupancy_share: Number = Field(
         0.85,
         gt=0,
         le=1,
         description="Highest share (0-1) of time an officer on duty spends handling contacts, "
         "for calls and for deferred work (85%: the contact-centre rule of thumb) [assumption].",
     )
-    shrinkage_share: float = Field(
+    shrinkage_share: Number = Field(
         0.30,
         ge=0,
         lt=1,
         description="Share (0-1) of paid hours not available for contacts: leave, training, "
         "sickness, breaks, supervision (30%: the contact-centre rule of thumb) [assumption].",
     )
-    fte_hours_per_week: float = Field(
+    fte_hours_per_week: Number = Field(
         37.0, gt=0, le=80, description="Paid hours per week of one FTE (NJC full time: 37)."
     )
 
@@ -769,6 +836,11 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: 'extends' must be a file path, got {parent!r}")
+    if not (path.parent / parent).is_file():
+        raise ConfigError(
+            f"{path}: extends: parent scenario not found: {path.parent / parent} (the path is "
+            "read from this file's folder)"
+        )
     base = load_raw(path.parent / parent, (*_seen, path))
     return _deep_merge(base, raw)
 
@@ -818,10 +890,22 @@ def describe_validation_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError(f"{source}: the scenario has {len(problems)} problem(s):", problems)
 
 
+def extends_chain(path: Path) -> list[Path]:
+    """The parent files a scenario extends, nearest first (read after ``load_raw`` succeeded)."""
+    chain, current = [], Path(path).resolve()
+    while isinstance(parent := _read_yaml(current).get("extends"), str):
+        current = (current.parent / parent).resolve()
+        chain.append(current)
+    return chain
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file; every problem is reported at once."""
+    """Read, merge and validate a scenario file; every problem is reported at once, naming the
+    files it extends (a setting may come from any of them)."""
     raw = load_raw(Path(path))
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise describe_validation_error(exc, str(path)) from None
+        parents = extends_chain(Path(path))
+        source = str(path) + (f" (extending {', '.join(map(str, parents))})" if parents else "")
+        raise describe_validation_error(exc, source) from None

@@ -9,6 +9,7 @@ inputs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import gzip
 import hashlib
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from planning.checks import SHOWN, SUPPRESSED, numbers, read_csv, unique
 from planning.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -200,8 +202,13 @@ def cache_dir() -> Path:
 
 def resolve_districts(councils: list[str], data_dir: Path) -> pd.DataFrame:
     """District (LTLA) rows for the councils asked for; upper-tier codes expand to districts."""
-    table = pd.read_csv(_file(data_dir, "councils"), encoding="utf-8-sig", dtype=str)
+    table = read_csv(
+        _file(data_dir, "councils"),
+        DATA_FILES["councils"],
+        ["LTLA23CD", "LTLA23NM", "UTLA23CD", "UTLA23NM"],
+    )
     table = table[table["LTLA23CD"].str.startswith("E")]
+    unique(table, ["LTLA23CD"], DATA_FILES["councils"])
     lookup = table.rename(
         columns={
             "LTLA23CD": "district_code",
@@ -245,8 +252,22 @@ def _missing(
     return [f"{len(codes)} area(s) have no {what}: {', '.join(shown)}{more}"]
 
 
-def _census_residents(data_dir: Path, codes: pd.Index) -> pd.Series:
-    census = pd.read_csv(_file(data_dir, "census21"), usecols=["lsoa21_code", "usual_residents"])
+def _census_residents(
+    data_dir: Path, codes: pd.Index, names: dict[str, str] | None = None
+) -> pd.Series:
+    """Census 2021 usual residents per area (the six age bands added up), checked row by row."""
+    what = DATA_FILES["census21"]
+    census = read_csv(
+        _file(data_dir, "census21"),
+        what,
+        ["lsoa21_code", "age_group", "usual_residents"],
+        only_columns=True,
+    )
+    census = census[census["lsoa21_code"].isin(codes)]
+    unique(census, ["lsoa21_code", "age_group"], what, names=names)
+    census["usual_residents"] = numbers(
+        census, "usual_residents", what, key="lsoa21_code", names=names
+    )
     residents = census.groupby("lsoa21_code")["usual_residents"].sum()
     return residents.reindex(codes)
 
@@ -257,9 +278,14 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
     Unchanged areas keep their counts, merged areas add up, and a split 2011 area's counts are
     shared among its 2021 parts in proportion to their Census 2021 residents.
     """
-    lookup = pd.read_csv(
-        _file(data_dir, "lsoa11_to_lsoa21"), usecols=["lsoa11_code", "lsoa21_code", "change_code"]
+    what = DATA_FILES["lsoa11_to_lsoa21"]
+    lookup = read_csv(
+        _file(data_dir, "lsoa11_to_lsoa21"),
+        what,
+        ["lsoa11_code", "lsoa21_code", "change_code"],
+        only_columns=True,
     )
+    unique(lookup, ["lsoa11_code", "lsoa21_code"], what)
     wanted11 = lookup.loc[lookup.lsoa21_code.isin(codes), "lsoa11_code"].unique()
     parts = lookup[lookup.lsoa11_code.isin(wanted11)].copy()
     all_residents = _census_residents(data_dir, pd.Index(parts.lsoa21_code.unique()))
@@ -272,8 +298,13 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
     )
 
     ages = [str(a) for a in range(max(CHILD_AGE_LIMITS.values()) + 1)]
-    pop = pd.read_csv(_file(data_dir, "population20"), usecols=["lsoa11_code", *ages])
-    pop = pop[pop.lsoa11_code.isin(wanted11)].set_index("lsoa11_code")
+    what = DATA_FILES["population20"]
+    pop = read_csv(_file(data_dir, "population20"), what, ["lsoa11_code", *ages], only_columns=True)
+    pop = pop[pop.lsoa11_code.isin(wanted11)]
+    unique(pop, ["lsoa11_code"], what)
+    for age in ages:
+        pop[age] = numbers(pop, age, what, key="lsoa11_code")
+    pop = pop.set_index("lsoa11_code")
     missing11 = sorted(set(wanted11) - set(pop.index))
     if missing11:
         raise DataError(
@@ -305,9 +336,43 @@ def _children_2021(data_dir: Path, codes: pd.Index, residents: pd.Series) -> pd.
 # --------------------------------------------------------------------------- areas table
 
 
+_GDAL_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.GeometryError,
+    pyogrio.errors.CRSError,
+)
+
+
+def _read_boundaries(path: Path, quoted: str) -> gpd.GeoDataFrame:
+    """The boundaries of the quoted codes, in EPSG:27700; an unreadable file is a DataError."""
+    what = DATA_FILES["boundaries"]
+    try:
+        shapes = pyogrio.read_dataframe(
+            path, where=f"lsoa21_code IN ({quoted})", columns=["lsoa21_code"]
+        )
+    except (OSError, *_GDAL_ERRORS) as exc:
+        raise DataError(
+            f"{what}: {path} cannot be read as a GeoPackage with an lsoa21_code column ({exc}); "
+            "it may be truncated or corrupt: download it again"
+        ) from None
+    if shapes.crs is None:
+        raise DataError(f"{what}: {path} has no coordinate reference system; download it again")
+    return shapes.set_index("lsoa21_code").to_crs(CRS)
+
+
 def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
-    wards = pd.read_csv(_file(data_dir, "lsoa21_wards"), dtype=str)
+    what = DATA_FILES["lsoa21_wards"]
+    wards = read_csv(
+        _file(data_dir, "lsoa21_wards"),
+        what,
+        ["lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name"],
+        only_columns=True,
+    )
     wards = wards[wards.ltla24_code.isin(districts.district_code)]
+    unique(wards, ["lsoa21_code"], what)
     unmatched = sorted(set(districts.district_code) - set(wards.ltla24_code))
     if unmatched:
         raise DataError(
@@ -329,13 +394,11 @@ def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
         .sort_values("area_code")
         .set_index("area_code", drop=False)
     )
-    if table.index.duplicated().any():
-        raise DataError(f"{DATA_FILES['lsoa21_wards']} lists some LSOA 2021 codes twice")
     codes = table.index
     names = table["area_name"]
     problems: list[str] = []
 
-    table["residents"] = _census_residents(data_dir, codes)
+    table["residents"] = _census_residents(data_dir, codes, names.to_dict())
     if table["residents"].isna().any():
         problems += _missing(codes[table["residents"].isna()], names, "Census 2021 residents")
 
@@ -345,19 +408,42 @@ def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
         if table[col].isna().any():
             problems += _missing(codes[table[col].isna()], names, f"mid-2020 {col}")
 
-    imd = pd.read_csv(
-        _file(data_dir, "imd2025"), usecols=["lsoa21_code", "IMD_score", "IMD_decile"]
-    ).set_index("lsoa21_code")
+    what = DATA_FILES["imd2025"]
+    imd = read_csv(
+        _file(data_dir, "imd2025"),
+        what,
+        ["lsoa21_code", "IMD_score", "IMD_decile"],
+        only_columns=True,
+    )
+    imd = imd[imd["lsoa21_code"].isin(codes)]
+    unique(imd, ["lsoa21_code"], what, names=names.to_dict())
+    imd["IMD_score"] = numbers(imd, "IMD_score", what, key="lsoa21_code", names=names.to_dict())
+    imd["IMD_decile"] = numbers(
+        imd,
+        "IMD_decile",
+        what,
+        key="lsoa21_code",
+        names=names.to_dict(),
+        minimum=1,
+        maximum=10,
+        whole=True,
+    )
+    imd = imd.set_index("lsoa21_code")
     table["imd_score"] = imd["IMD_score"].reindex(codes)
     table["imd_decile"] = imd["IMD_decile"].reindex(codes)
     if table["imd_score"].isna().any():
         problems += _missing(codes[table["imd_score"].isna()], names, "IMD 2025 score")
 
     quoted = ",".join(f"'{c}'" for c in codes)
-    shapes = pyogrio.read_dataframe(
-        _file(data_dir, "boundaries"), where=f"lsoa21_code IN ({quoted})", columns=["lsoa21_code"]
-    )
-    shapes = shapes.set_index("lsoa21_code").to_crs(CRS)
+    shapes = _read_boundaries(_file(data_dir, "boundaries"), quoted)
+    doubled = sorted(set(shapes.index[shapes.index.duplicated()]))
+    if doubled:
+        raise DataError(
+            f"{DATA_FILES['boundaries']}: {len(doubled)} LSOA 2021 code(s) have more than one "
+            "boundary: "
+            + ", ".join(f"{c} ({names.get(c, '?')})" for c in doubled[:SHOWN])
+            + "; keep one feature per code (or download the file again)"
+        )
     missing_shapes = codes.difference(shapes.index)
     if len(missing_shapes):
         problems += _missing(missing_shapes, names, "LSOA 2021 boundary")
@@ -379,6 +465,40 @@ def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:
     return areas
 
 
+def _read_cache(path: Path) -> gpd.GeoDataFrame | None:
+    """The cached areas table, or None if there is none; a cache entry that cannot be read or
+    lacks the table's columns (a truncated or foreign file) is removed, to be rebuilt."""
+    if not path.is_file():
+        return None
+    try:
+        areas = gpd.read_parquet(path)
+        if list(areas.columns[: len(AREA_COLUMNS)]) != AREA_COLUMNS or areas.empty:
+            raise ValueError("not an areas table")
+    except Exception as exc:  # any unreadable cache entry is rebuilt, never fatal
+        log.warning("cache entry %s is unreadable (%s); rebuilding it", path, exc)
+        path.unlink(missing_ok=True)
+        return None
+    log.info("areas: %d LSOAs read from cache %s", len(areas), path.name)
+    return areas
+
+
+def _write_cache(areas: gpd.GeoDataFrame, path: Path) -> None:
+    """Write the cache entry whole (through a temporary file); a cache that cannot be written
+    costs only the rebuild next time, so it is a warning, not an error."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        areas.to_parquet(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning(
+            "cannot write the cache entry %s (%s); the table is rebuilt next time", path, exc
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def load_areas(
     councils: list[str], data_dir: Path | str | None = None, use_cache: bool = True
 ) -> AreaData:
@@ -392,40 +512,29 @@ def load_areas(
     )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
     cached = cache_dir() / f"areas-{key}.parquet"
-    if use_cache and cached.is_file():
-        areas = gpd.read_parquet(cached)
-        log.info("areas: %d LSOAs read from cache %s", len(areas), cached.name)
-    else:
+    areas = _read_cache(cached) if use_cache else None
+    if areas is None:
         areas = _build_areas(districts, root)
         if use_cache:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".tmp{os.getpid()}")
-            areas.to_parquet(tmp)
-            tmp.replace(cached)
+            _write_cache(areas, cached)
     return AreaData(areas=areas, data_dir=root, input_hashes=hashes)
 
 
 def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
     """A current plan (CSV: area_code, team_id) as team labels aligned with the areas table."""
-    if not Path(path).is_file():
-        raise ConfigError(f"teams.current_plan_csv: file not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype=str)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"teams.current_plan_csv: {path} is not a readable CSV: {exc}") from None
-    absent = [c for c in ("area_code", "team_id") if c not in table.columns]
-    if absent:
-        raise ConfigError(
-            f"teams.current_plan_csv: {path} needs columns area_code and team_id; missing "
-            f"{', '.join(absent)} (found {', '.join(map(str, table.columns))})"
-        )
-    table = table.dropna(subset=["area_code"]).drop_duplicates()
-    doubled = table.area_code[table.area_code.duplicated()].unique()
+    what = "teams.current_plan_csv"
+    table = read_csv(path, what, ["area_code", "team_id"], error=ConfigError)
     names = dict(zip(areas.area_code, areas.area_name, strict=True))
+    table = table[table["area_code"] != ""].drop_duplicates(["area_code", "team_id"])
+    unique(
+        table,
+        ["area_code"],
+        f"{what}: {path} (an area in two teams)",
+        names=names,
+        error=ConfigError,
+    )
     problems = []
-    if len(doubled):
-        problems.append(f"areas in two teams: {', '.join(sorted(doubled)[:10])}")
-    plan = table.drop_duplicates("area_code").set_index("area_code").team_id
+    plan = table.set_index("area_code")["team_id"].replace("", np.nan)
     unknown = sorted(set(plan.index) - set(names))
     if unknown:
         problems.append(f"areas not in the scenario's councils: {', '.join(unknown[:10])}")
@@ -464,14 +573,14 @@ def read_referrals(data_dir: Path, council_codes: list[str], year: int | None = 
             f"missing data file {REFERRALS_FILE} (referrals) in {data_dir}; see "
             "shared/data/PROVENANCE.md section 5, or set front_door.weekly_contacts"
         )
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    need = {"time_period", "geographic_level", "new_la_code", "la_name", "referral_count"}
-    absent = sorted(need - set(frame.columns))
-    if absent:
-        raise DataError(f"{REFERRALS_FILE} has no column(s) {', '.join(absent)}")
+    need = ["time_period", "geographic_level", "new_la_code", "la_name", "referral_count"]
+    frame = read_csv(path, REFERRALS_FILE, need, only_columns=True)
     las = frame[frame["geographic_level"] == "Local authority"].copy()
-    las["year"] = pd.to_numeric(las["time_period"], errors="coerce")
-    las["referrals"] = pd.to_numeric(las["referral_count"], errors="coerce")
+    las["year"] = numbers(las, "time_period", REFERRALS_FILE, key="new_la_code", whole=True)
+    las["referrals"] = numbers(
+        las, "referral_count", REFERRALS_FILE, key="new_la_code", blank=SUPPRESSED
+    )
+    unique(las, ["time_period", "new_la_code"], REFERRALS_FILE)
     las = las.dropna(subset=["year"]).astype({"year": int})
     codes = sorted(set(council_codes))
     counted = las.dropna(subset=["referrals"])
@@ -529,32 +638,11 @@ def read_arrivals_profile(path: Path, open_hours: list[int]) -> pd.Series:
     from planning.config import SHARE_SUM_TOLERANCE
 
     setting = "front_door.arrivals_csv"
-    if not Path(path).is_file():
-        raise ConfigError(f"{setting}: file not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{setting}: {path} is not a readable CSV: {exc}") from None
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    absent = [c for c in ("hour", "share") if c not in table.columns]
-    if absent:
-        raise ConfigError(
-            f"{setting}: {path} needs columns hour and share; missing {', '.join(absent)} "
-            f"(found {', '.join(table.columns)})"
-        )
+    what = f"{setting}: {path}"
+    table = read_csv(path, setting, ["hour", "share"], error=ConfigError)
+    hours = numbers(table, "hour", what, maximum=23, whole=True, error=ConfigError)
+    shares = numbers(table, "share", what, key="hour", error=ConfigError)
     problems = []
-    hours = pd.to_numeric(table["hour"], errors="coerce")
-    shares = pd.to_numeric(table["share"], errors="coerce")
-    bad_hour = table.loc[hours.isna() | (hours % 1 != 0) | (hours < 0) | (hours > 23), "hour"]
-    if len(bad_hour):
-        problems.append(f"hour must be a whole clock hour 0-23: {', '.join(bad_hour.astype(str))}")
-    bad_share = table.loc[shares.isna() | (shares < 0), "hour"]
-    if len(bad_share):
-        problems.append(
-            f"share must be a number of at least 0, for hour(s) {', '.join(bad_share.astype(str))}"
-        )
-    if problems:
-        raise ConfigError(f"{setting}: {path}:", problems)
     profile = pd.Series(shares.to_numpy(float), index=hours.astype(int).to_numpy())
     doubled = sorted(set(profile.index[profile.index.duplicated()]))
     missing = [h for h in open_hours if h not in profile.index]

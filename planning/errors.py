@@ -6,6 +6,17 @@ how to fix it. The command line turns them into a message and an exit code, neve
 
 from __future__ import annotations
 
+import threading
+
+#: Set by the command line's SIGTERM handler. The handler also raises ``Terminated``, but Python
+#: swallows an exception raised while a finaliser runs, so the writer checks this too before it
+#: moves a staging folder into place.
+STOPPED = threading.Event()
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised on SIGTERM so the run unwinds (workers stopped, staging removed); exit 143."""
+
 
 class PlanningError(Exception):
     """Base of all planner errors; ``exit_code`` is what the command line returns."""

@@ -29,6 +29,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial.distance import cdist
 
+from planning.checks import listed, numbers, read_csv, unique
 from planning.config import HubSettings, PopulationBasis, SolverSettings
 from planning.errors import ConfigError, DataError, InfeasibleError, SolverError
 from planning.geography import Geography
@@ -117,11 +118,6 @@ class HubPlan:
 # --------------------------------------------------------------------------- helpers
 
 
-def _listed(items: list[str], limit: int = 10) -> str:
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
-
-
 def _resolve_path(path: Path, base_dir: Path | str | None, what: str) -> Path:
     full = path if path.is_absolute() else Path(base_dir or Path.cwd()) / path
     if not full.is_file():
@@ -174,26 +170,26 @@ def resolve_localities(areas: pd.DataFrame, settings: HubSettings) -> pd.Series:
     claims = np.zeros((len(codes), len(settings.localities)), dtype=bool)
     problems: list[str] = []
     for k, loc in enumerate(settings.localities):
-        for column, listed, what in (
+        for column, given, what in (
             ("district_code", loc.districts, "district"),
             ("ward_code", loc.wards, "ward"),
             ("area_code", loc.areas, "area"),
         ):
-            if not listed:
+            if not given:
                 continue
-            hit = areas[column].isin(listed).to_numpy()
-            unknown = sorted(set(listed) - set(areas[column]))
+            hit = areas[column].isin(given).to_numpy()
+            unknown = sorted(set(given) - set(areas[column]))
             if unknown:
                 problems.append(
                     f"locality '{loc.name}': {what} code(s) not among the scenario's "
-                    f"areas: {_listed(unknown)}"
+                    f"areas: {listed(unknown)}"
                 )
             claims[:, k] |= hit
     names = [loc.name for loc in settings.localities]
     stray = [labels[i] for i in np.flatnonzero(claims.sum(axis=1) == 0)]
     if stray:
         problems.append(
-            f"{len(stray)} area(s) are in no locality: {_listed(stray)}. Add their "
+            f"{len(stray)} area(s) are in no locality: {listed(stray)}. Add their "
             "ward, district or area code to a locality."
         )
     for i in np.flatnonzero(claims.sum(axis=1) > 1):
@@ -247,20 +243,20 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     names = table["site_name"]
     if (names == "").any():
         rows = [str(i + 2) for i in np.flatnonzero(names == "")]
-        problems.append(f"site_name is blank on line(s) {_listed(rows)}")
+        problems.append(f"site_name is blank on line(s) {listed(rows)}")
     lowered = names.str.lower()
     dupes = sorted(set(names[lowered.duplicated(keep=False) & (names != "")]))
     if dupes:
-        problems.append(f"duplicate site names (names must be unique): {_listed(dupes)}")
+        problems.append(f"duplicate site names (names must be unique): {listed(dupes)}")
 
     def column(name: str) -> pd.Series:
         return table[name] if name in table else pd.Series("", index=table.index)
 
-    def numbers(name: str) -> pd.Series:
+    def parsed(name: str) -> pd.Series:
         return pd.to_numeric(column(name).replace("", np.nan), errors="coerce")
 
-    east, north = numbers("easting"), numbers("northing")
-    lon, lat = numbers("longitude"), numbers("latitude")
+    east, north = parsed("easting"), parsed("northing")
+    lon, lat = parsed("longitude"), parsed("latitude")
     use_ll = east.isna() | north.isna()
     if use_ll.any():
         x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(
@@ -286,21 +282,24 @@ def _parse_sites(table: pd.DataFrame, source: str) -> pd.DataFrame:
     kind = column("kind").str.lower()
     bad = sorted(set(kind) - set(_KINDS))
     if bad:
-        problems.append(f"kind must be main, community or blank; got {_listed(bad)}")
+        problems.append(f"kind must be main, community or blank; got {listed(bad)}")
     forced = column("forced").str.lower()
     bad = sorted(set(forced) - set(_FORCED))
     if bad:
-        problems.append(f"forced must be open, closed or blank; got {_listed(bad)}")
+        problems.append(f"forced must be open, closed or blank; got {listed(bad)}")
     existing = column("existing").str.lower()
     bad = sorted(set(existing) - _YES - _NO)
     if bad:
-        problems.append(f"existing must be yes or no; got {_listed(bad)}")
-    capacity = numbers("capacity_children")
-    bad_cap = (column("capacity_children") != "") & (capacity.isna() | (capacity < 0))
+        problems.append(f"existing must be yes or no; got {listed(bad)}")
+    capacity = parsed("capacity_children")
+    given = column("capacity_children")
+    bad_cap = (given != "") & ~(np.isfinite(capacity) & (capacity > 0))
+    bad_cap &= ~((capacity == 0) & (forced == "closed"))
     if bad_cap.any():
         problems.append(
-            "capacity_children must be a number of children >= 0 or blank; bad for "
-            + _listed([f"'{n}'" for n in names[bad_cap]])
+            "capacity_children must be a number of children above 0 (blank: no limit; 0 only "
+            "for a site forced closed); bad for "
+            + listed([f"'{n}' (line {i + 2}: {given[i]!r})" for i, n in names[bad_cap].items()])
         )
     if problems:
         raise DataError(f"{source}: the sites table has {len(problems)} problem(s):", problems)
@@ -364,10 +363,7 @@ def candidate_sites(
     else:
         path = _resolve_path(settings.sites_csv, base_dir, "sites_csv")
         source = str(path)
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable CSV: {exc}") from None
+        raw = read_csv(path, "hubs.sites_csv", ["site_name"])
         if raw.empty:
             raise DataError(f"{path}: lists no sites")
         sites = _parse_sites(raw, source)
@@ -378,6 +374,20 @@ def candidate_sites(
         "candidate sites: %d (%s) in %d localities", len(sites), source, sites["locality"].nunique()
     )
     return sites
+
+
+def check_hub_inputs(
+    areas: gpd.GeoDataFrame, settings: HubSettings, base_dir: Path | str | None = None
+) -> int:
+    """Read and check every file the hubs stage reads (sites CSV, travel-time matrix) without
+    solving, as ``validate`` must; returns the number of candidate sites."""
+    localities = resolve_localities(areas, settings)
+    sites = candidate_sites(areas, settings, base_dir)
+    if settings.travel_time_csv is not None:
+        path = _resolve_path(settings.travel_time_csv, base_dir, "travel_time_csv")
+        names = pd.Series(areas["area_name"].to_numpy(), index=areas["area_code"].to_numpy())
+        read_travel_times(path, localities, sites, names)
+    return len(sites)
 
 
 # --------------------------------------------------------------------------- travel
@@ -392,34 +402,32 @@ def read_travel_times(
     ``area_code``, ``site_name``, ``minutes``). Every area needs a time to every candidate site
     in its locality; anything missing is an error naming it.
     """
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    raw.columns = [str(c).strip() for c in raw.columns]
+    what = f"hubs.travel_time_csv: {path}"
+    names = area_names.to_dict()
+    raw = read_csv(path, "hubs.travel_time_csv", ["area_code"])
     lower = {c.lower(): c for c in raw.columns}
-    if {"area_code", "site_name", "minutes"} <= set(lower):
-        long = raw.rename(columns={lower[k]: k for k in ("area_code", "site_name", "minutes")})
-        long["minutes"] = pd.to_numeric(long["minutes"].str.strip(), errors="coerce")
-        if long.duplicated(["area_code", "site_name"]).any():
-            raise DataError(f"{path}: some area_code, site_name pairs are listed twice")
+    if {"site_name", "minutes"} <= set(lower):
+        long = raw.rename(columns={lower[k]: k for k in ("site_name", "minutes")})
+        unique(long, ["area_code", "site_name"], what, names=names)
+        long["minutes"] = numbers(long, "minutes", what, key="area_code", names=names)
         matrix = long.pivot(index="area_code", columns="site_name", values="minutes")
-    elif "area_code" in lower:
-        matrix = raw.set_index(lower["area_code"])
-        matrix = matrix.apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce"))
     else:
-        raise DataError(
-            f"{path}: needs an area_code column (wide: one column per site name; "
-            "long: area_code, site_name, minutes)"
-        )
-    matrix.index = matrix.index.str.strip()
+        unique(raw, ["area_code"], what, names=names)
+        matrix = raw.set_index("area_code")
+        for site in matrix.columns:
+            matrix[site] = numbers(
+                raw, site, what, key="area_code", names=names, blank=frozenset({""})
+            ).to_numpy()
     problems: list[str] = []
     missing_areas = [c for c in localities.index if c not in matrix.index]
     if missing_areas:
         problems.append(
             f"{len(missing_areas)} area(s) have no row: "
-            + _listed([f"{c} ({area_names[c]})" for c in missing_areas])
+            + listed([f"{c} ({area_names[c]})" for c in missing_areas])
         )
     missing_sites = [s for s in sites["site_name"] if s not in matrix.columns]
     if missing_sites:
-        problems.append(f"{len(missing_sites)} site(s) have no column: {_listed(missing_sites)}")
+        problems.append(f"{len(missing_sites)} site(s) have no column: {listed(missing_sites)}")
     if not problems:
         gaps = []
         for loc, group in sites.groupby("locality", sort=True):
@@ -429,7 +437,7 @@ def read_travel_times(
             for r, c in zip(*np.nonzero(bad.to_numpy()), strict=True):
                 gaps.append(f"{rows[r]} -> '{block.columns[c]}'")
         if gaps:
-            problems.append(f"{len(gaps)} blank, negative or non-numeric time(s): {_listed(gaps)}")
+            problems.append(f"{len(gaps)} blank, negative or non-numeric time(s): {listed(gaps)}")
     if problems:
         raise DataError(
             f"{path}: the travel-time matrix does not cover every area and site in each locality:",
@@ -716,11 +724,11 @@ def _check_inputs(areas: pd.DataFrame, geo: Geography, assignment: pd.Series) ->
         names = dict(zip(areas["area_code"], areas["area_name"], strict=True))
         problems.append(
             f"{len(missing)} area(s) have no team: "
-            + _listed([f"{c} ({names[c]})" for c in missing])
+            + listed([f"{c} ({names[c]})" for c in missing])
         )
     if unknown:
         problems.append(
-            f"{len(unknown)} team area code(s) are not among the areas: " + _listed(unknown)
+            f"{len(unknown)} team area code(s) are not among the areas: " + listed(unknown)
         )
     if assignment.index.duplicated().any():
         problems.append("some areas are assigned to two teams")
@@ -782,18 +790,14 @@ def _instances(
         closed = (s["forced"] == "closed").to_numpy()
         can_main = s["kind"].isin(["main", "any"]).to_numpy() & ~closed
         if can_main.sum() < settings.main_hubs_per_locality:
-            listed = [
+            shown = [
                 f"'{n}' ({k}{', closed' if c else ''})"
                 for n, k, c in zip(s["site_name"], s["kind"], closed, strict=True)
             ]
             problems.append(
                 f"locality '{loc}' has {int(can_main.sum())} eligible main site(s) "
                 f"but needs {settings.main_hubs_per_locality}"
-                + (
-                    f"; its sites: {_listed(listed)}"
-                    if listed
-                    else "; no candidate site lies in it"
-                )
+                + (f"; its sites: {listed(shown)}" if shown else "; no candidate site lies in it")
             )
             continue
         keep = settings.keep_existing_sites & s["existing"] & ~closed

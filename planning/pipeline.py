@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
+from planning.checks import read_csv
 from planning.config import Scenario, load_scenario
 from planning.costing import Costs, cost_plan
 from planning.data import (
@@ -24,9 +25,10 @@ from planning.data import (
     read_referrals,
     resolve_districts,
 )
+from planning.errors import PlanningError
 from planning.front_door import FrontDoorPlan, contacts_demand, open_hours, size_front_door
 from planning.geography import Geography, build_geography
-from planning.hubs import HubPlan, place_hubs, resolve_localities
+from planning.hubs import HubPlan, check_hub_inputs, place_hubs
 from planning.rounding import whole
 from planning.workforce import Posts, Rates, published_rates, size_workforce
 
@@ -109,16 +111,44 @@ def front_door_plan(
     )
 
 
+#: The files a scenario may name, by section and setting, with the columns each must have.
+INPUT_FILES = {
+    ("teams", "current_plan_csv"): ["area_code", "team_id"],
+    ("hubs", "sites_csv"): ["site_name"],
+    ("hubs", "travel_time_csv"): ["area_code"],
+    ("front_door", "arrivals_csv"): ["hour", "share"],
+}
+
+
+def input_file_problems(scenario: Scenario, scenario_path: Path | str) -> list[str]:
+    """What is wrong with the files the scenario names (missing, unreadable, a column missing),
+    read relative to its file; ``compare`` and ``sweep`` check these for every scenario or
+    variant before running any. The rows are checked when the run reads them."""
+    problems = []
+    for (section, setting), columns in INPUT_FILES.items():
+        part = getattr(scenario, section)
+        name = getattr(part, setting, None) if part is not None else None
+        if name is None:
+            continue
+        try:
+            read_csv(Path(scenario_path).parent / name, f"{section}.{setting}", columns)
+        except PlanningError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> dict:
-    """Schema and data checks without solving: areas join, geography links, band feasibility."""
+    """Schema and data checks without solving: areas join, geography links, band feasibility,
+    and every file the run reads (current plan, sites, travel times, arrivals, published rates)."""
     path = Path(path)
     scenario = load_scenario(path)
     area_data = load_areas(scenario.councils, data_dir_for(scenario, path, data_dir))
     geo = build_geography(area_data.areas, scenario.geography)
     blocks = feasible_blocks(area_data.areas, scenario.teams)
     current_plan(scenario, path, area_data.areas)
+    sites = None
     if scenario.hubs is not None:
-        resolve_localities(area_data.areas, scenario.hubs)
+        sites = check_hub_inputs(area_data.areas, scenario.hubs, path.parent)
     rates = published_rates(
         sorted(area_data.areas.council_code.unique()),
         area_data.data_dir,
@@ -131,6 +161,7 @@ def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> d
         "districts": int(area_data.areas.district_code.nunique()),
         "links": len(geo.links),
         "groups": {b.name: list(b.counts) for b in blocks},
+        **({} if sites is None else {"candidate_sites": sites}),
         **(
             {}
             if door is None

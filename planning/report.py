@@ -34,7 +34,7 @@ from planning.data import (
     file_sha256,
     fixed_gpkg_time,
 )
-from planning.errors import ConfigError
+from planning.errors import STOPPED, ConfigError, Terminated
 from planning.maps import team_colours, team_map, team_polygons
 from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
@@ -572,6 +572,8 @@ def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Pat
             (staging / MARKER).write_text(
                 json.dumps({"written_by": "planning", "files": _tree(staging)}, indent=1) + "\n"
             )
+            if STOPPED.is_set():  # a SIGTERM whose exception a finaliser swallowed
+                raise Terminated
             check_out_dir(out_dir)  # again: a user may have added a file while we solved
             if out_dir.exists():
                 old = Path(

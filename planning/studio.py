@@ -25,7 +25,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,9 @@ from planning.config import (
     load_raw,
     load_scenario,
 )
-from planning.errors import ConfigError
+from planning.errors import ConfigError, PlanningError
 from planning.hubs import weighted_quantile
-from planning.pipeline import Result, run_stages
+from planning.pipeline import Result, input_file_problems, run_stages
 from planning.report import write_staged
 from planning.workbook import cost_figures, team_costs
 from planning.workforce import CASE_HOLDING, ROLE_NAMES
@@ -332,6 +333,16 @@ class Comparison:
     changes: dict[str, pd.DataFrame]  # label (2nd onwards) -> team_changes against the first
 
 
+@contextmanager
+def naming(what: str) -> Iterator[None]:
+    """Re-raise a planning error from inside with ``what`` (the scenario or variant) in front, so
+    a compare or sweep says which of its runs failed; the error's class and exit code are kept."""
+    try:
+        yield
+    except PlanningError as exc:
+        raise type(exc)(f"{what}: {exc.args[0] if exc.args else exc}", exc.problems) from None
+
+
 def scenario_labels(paths: list[Path]) -> list[str]:
     """Folder-safe labels from file names (hampshire, hampshire_children_band), made unique."""
     labels: list[str] = []
@@ -354,6 +365,8 @@ def _load_all(paths: list[Path]) -> list[Scenario]:
             problems += [f"{path}: {p}" for p in err.problems]
         except ConfigError as exc:
             problems += [str(exc)]
+        else:
+            problems += [f"{path}: {p}" for p in input_file_problems(scenarios[-1], path)]
     if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the scenarios to compare:", problems)
     return scenarios
@@ -433,7 +446,8 @@ def compare_scenarios(
     cache = {} if cache is None else cache
     results = []
     for label, scenario, path in zip(labels, scenarios, paths, strict=True):
-        result, _ = run_stages(scenario, path, data_dir, cache, progress, label)
+        with naming(f"scenario {label} ({path})"):
+            result, _ = run_stages(scenario, path, data_dir, cache, progress, label)
         results.append(result)
     log.info("compare: %d scenarios run", len(results))
     return compare_results(labels, results)
@@ -588,10 +602,13 @@ def sweep_variants(path: Path | str, settings: list[Setting]) -> list[Variant]:
             _set_dotted(data, resolved, k, v)
         data["name"] = f"{base.name} [{label}]"
         try:
-            variants.append(Variant(label, values, Scenario.model_validate(data)))
+            variant = Variant(label, values, Scenario.model_validate(data))
         except ValidationError as exc:
             err = describe_validation_error(exc, label)
             problems += [f"--set {label}: {p}" for p in err.problems]
+            continue
+        variants.append(variant)
+        problems += [f"--set {label}: {p}" for p in input_file_problems(variant.scenario, path)]
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in the sweep's settings:",
@@ -628,7 +645,10 @@ def sweep_scenario(
     results, reused, rows = [], [], []
     for variant in variants:
         start = time.perf_counter()
-        result, again = run_stages(variant.scenario, path, data_dir, cache, progress, variant.label)
+        with naming(f"sweep variant {variant.label}"):
+            result, again = run_stages(
+                variant.scenario, path, data_dir, cache, progress, variant.label
+            )
         results.append(result)
         reused.append(again)
         row: dict[str, Any] = {"variant": variant.label}

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planning.checks import SUPPRESSED, numbers, read_csv, unique
 from planning.config import CASE_TYPES, WorkforceSettings
 from planning.data import RATE_FILES
 from planning.errors import DataError
@@ -116,24 +117,22 @@ def _read(data_dir: Path, role: str, columns: list[str]) -> pd.DataFrame:
             f"missing data file {RATE_FILES[role]} ({role}) in {data_dir}; see "
             "shared/data/PROVENANCE.md section 5 for its source."
         )
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    absent = sorted(
-        set(["time_period", "geographic_level", "new_la_code", *columns]) - set(frame.columns)
-    )
-    if absent:
-        raise DataError(f"{RATE_FILES[role]} has no column(s) {', '.join(absent)}")
+    need = ["time_period", "geographic_level", "new_la_code", "la_name", *columns]
+    frame = read_csv(path, RATE_FILES[role], need, only_columns=True)
     return frame
 
 
-def _by_year_and_code(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def _by_year_and_code(frame: pd.DataFrame, columns: list[str], role: str) -> pd.DataFrame:
     """Values (suppression markers c/x/z/k/u as NaN) keyed by (year, code); England as E92000001."""
     level = frame["geographic_level"]
     keep = frame[level.isin(["National", "Local authority"])].copy()
     keep["code"] = np.where(keep["geographic_level"] == "National", ENGLAND, keep["new_la_code"])
-    keep["year"] = pd.to_numeric(keep["time_period"], errors="coerce")
+    what = RATE_FILES[role]
+    keep["year"] = numbers(keep, "time_period", what, key="code", whole=True)
     for col in columns:
-        keep[col] = pd.to_numeric(keep[col], errors="coerce")
-    keep = keep.dropna(subset=["year", "code"]).astype({"year": int})
+        keep[col] = numbers(keep, col, what, key="code", blank=SUPPRESSED)
+    unique(keep, ["year", "code"], what)
+    keep = keep.astype({"year": int})
     return keep.groupby(["year", "code"])[columns].first()
 
 
@@ -179,9 +178,9 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
 
     counts = pd.concat(
         [
-            _by_year_and_code(cin_raw, ["At31_episodes"]),
-            _by_year_and_code(cpp_raw, ["CPP_At31"]),
-            _by_year_and_code(cla_raw, ["children_count"]),
+            _by_year_and_code(cin_raw, ["At31_episodes"], "children_in_need"),
+            _by_year_and_code(cpp_raw, ["CPP_At31"], "child_protection"),
+            _by_year_and_code(cla_raw, ["children_count"], "looked_after"),
         ],
         axis=1,
     ).rename(
@@ -191,7 +190,9 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
             "children_count": "looked_after",
         }
     )
-    population = _by_year_and_code(pop_raw, ["population_estimate"])["population_estimate"]
+    population = _by_year_and_code(pop_raw, ["population_estimate"], "population")[
+        "population_estimate"
+    ]
     # Rates at 31 March of year Y use the mid-(Y-1) population, as the DfE's own tables do.
     counts["population_year"] = counts.index.get_level_values("year") - 1
     counts["children_0_17_published"] = [
@@ -218,7 +219,9 @@ def published_rates(council_codes: list[str], data_dir: Path, year: int | None =
             f"({', '.join(map(str, england_years))})"
         )
 
-    workforce = _by_year_and_code(csww_raw, ["cases", "caseload_fte", "case_holders_fte"])
+    workforce = _by_year_and_code(
+        csww_raw, ["cases", "caseload_fte", "case_holders_fte"], "workforce"
+    )
     names = _council_names([cin_raw, cpp_raw])
     england_caseload = workforce.get("caseload_fte", pd.Series(dtype=float)).get(
         (year, ENGLAND), np.nan

@@ -253,7 +253,7 @@ def test_arrivals_csv_is_used_and_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"shares must add up to 1; they add up to 0\.8"):
         read_arrivals_profile(path, hours)
     path.write_text("hour,share\n9,-0.1\n10,x\n")
-    with pytest.raises(ConfigError, match="share must be a number of at least 0"):
+    with pytest.raises(ConfigError, match="column share must be a number, at least 0"):
         read_arrivals_profile(path, hours)
 
 

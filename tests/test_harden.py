@@ -103,3 +103,177 @@ def test_sigterm_mid_solve_exits_143_with_no_children_or_staging(tmp_path, data_
     time.sleep(0.5)
     assert not [c for c in children if Path(f"/proc/{c}").exists()]
     assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock
+
+
+# --------------------------------------------------------------------------- scenario values
+
+
+def _problems(tmp_path, text: str) -> str:
+    from planning.config import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ncouncils: [E08000014]\n" + text)
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "teams:\n  min_population: true\n",
+            "teams.min_population: Value error, must be a number, not true",
+        ),
+        ("teams:\n  max_population: 50k\n", "not the text '50k'"),
+        ("teams:\n  max_population: '1,000'\n", "not the text '1,000'"),
+        (
+            "teams:\n  max_population: 1.0e+308\n",
+            "teams.max_population: Input should be less than or equal to 10000000",
+        ),
+        (
+            "costs:\n  salary_gbp:\n    social_worker: .inf\n",
+            "costs.salary_gbp.social_worker: Input should be a finite number",
+        ),
+        ("costs:\n  salary_gbp:\n    social_worker: 1.0e+308\n", "less than or equal to 1000000"),
+        ("costs:\n  budget_gbp: .nan\n", "costs.budget_gbp: Input should be a finite number"),
+        ("solver:\n  processes: false\n", "solver.processes: Value error, must be a number"),
+        (
+            "geography:\n  links:\n    - {from_area: E01006512, to_area: E01006512, name: Loop}\n",
+            "link 'Loop' joins E01006512 to itself",
+        ),
+        (
+            "teams:\n  nesting: groupings\n  groupings:\n"
+            "    - {name: All, districts: [E08000014, E08000014], min_teams: 5, max_teams: 3}\n",
+            "grouping 'All': min_teams (5) is greater than max_teams (3)",
+        ),
+        (
+            "teams:\n  nesting: groupings\n  groupings:\n"
+            "    - {name: All, districts: [E08000014, E08000014]}\n",
+            "grouping 'All' lists E08000014 twice",
+        ),
+        (
+            "teams:\n  min_population: 50000\n  max_population: 40000\n",
+            "min_population (50,000) must be below max_population (40,000)",
+        ),
+    ],
+)
+def test_scenario_values_are_checked_naming_the_field(tmp_path, text, expected):
+    assert expected in _problems(tmp_path, text)
+
+
+def test_plain_numbers_written_as_text_are_still_numbers(tmp_path):
+    from planning.config import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ncouncils: [E08000014]\nteams:\n  max_population: '45000'\n"
+        "costs:\n  budget_gbp: 25e6\n"
+    )
+    scenario = load_scenario(path)
+    assert scenario.teams.max_population == 45_000.0
+    assert scenario.costs.budget_gbp == 25e6
+
+
+def test_missing_parent_of_extends_names_both_files(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base/parent.yaml\nname: c\n")
+    with pytest.raises(ConfigError) as err:
+        from planning.config import load_scenario
+
+        load_scenario(child)
+    text = str(err.value)
+    assert str(child) in text and "parent scenario not found" in text
+    assert str(tmp_path / "base" / "parent.yaml") in text
+
+
+def test_compare_says_which_scenario_failed(tmp_path, data_dir, capsys):
+    from planning.cli import main
+
+    (tmp_path / "plan.csv").write_text("area_code,team_id\nE01999999,T1\n")  # read at run time
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\ncouncils: [E08000014]\nteams:\n  current_plan_csv: plan.csv\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\ncouncils: [E08000014]\n")
+    out = tmp_path / "out"
+    code = main(["compare", str(bad), str(good), "--out", str(out), "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"scenario bad ({bad}): teams.current_plan_csv" in err
+    assert "areas not in the scenario's councils: E01999999" in err
+    assert not out.exists() and "Traceback" not in err
+
+
+def test_compare_and_sweep_check_every_scenarios_files_before_running_any(tmp_path, capsys):
+    from planning.cli import main
+
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\ncouncils: [E08000014]\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\ncouncils: [E08000014]\nhubs:\n  sites_csv: sites.csv\n")
+    (tmp_path / "sites.csv").write_text("name,easting\nA,1\n")
+    out = tmp_path / "out"
+    assert main(["compare", str(good), str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: hubs.sites_csv:" in err and "column 'site_name' is missing" in err
+    assert "compare: good" not in err and not out.exists()  # the good one never ran
+    (tmp_path / "plan.csv").write_text("area_code,team\n")
+    setting = "teams.current_plan_csv=plan.csv,nowhere.csv"
+    assert main(["sweep", str(good), "--set", setting, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--set teams.current_plan_csv=plan.csv: teams.current_plan_csv:" in err
+    assert "column 'team_id' is missing (is 'team' it, renamed?)" in err
+    assert "--set teams.current_plan_csv=nowhere.csv: teams.current_plan_csv: file not found" in err
+    assert not out.exists() and "Traceback" not in err
+
+
+def test_a_bad_setting_from_an_extended_parent_names_the_parent(tmp_path):
+    from planning.config import load_scenario
+
+    parent = tmp_path / "parent.yaml"
+    parent.write_text("name: p\ncouncils: [E08000014]\nteams:\n  min_population: true\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: parent.yaml\nname: c\n")
+    with pytest.raises(ConfigError) as err:
+        load_scenario(child)
+    text = str(err.value)
+    assert f"{child} (extending {parent})" in text and "teams.min_population" in text
+
+
+@pytest.mark.slow
+def test_sigterm_mid_write_exits_143_and_leaves_no_folder(tmp_path, data_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "sefton.yaml"
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "planning", "run", str(scenario), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--data-dir", str(data_dir)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob(".out-staging-*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run never reached its write phase"
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped mid-write"
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1].decode()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "SIGTERM" in err
+    assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock
+
+
+def test_a_swallowed_sigterm_still_stops_the_write(tmp_path):
+    from planning.errors import STOPPED, Terminated
+
+    out = tmp_path / "out"
+    STOPPED.set()  # as the handler does, when its exception was lost in a finaliser
+    try:
+        with pytest.raises(Terminated):
+            write_staged(out, _write(["teams.csv"]))
+    finally:
+        STOPPED.clear()
+    assert list(tmp_path.iterdir()) == []

@@ -123,8 +123,8 @@ def test_bad_values_are_reported_together_naming_key_and_value():
         "below max_population (5,000)" in text
     )
     assert (
-        "--set teams.max_population=abc: teams.max_population: Input should be a valid "
-        "number" in text
+        "--set teams.max_population=abc: teams.max_population: Value error, must be a "
+        "number such as 45000 or 0.5, not the text 'abc'" in text
     )
     with pytest.raises(ConfigError, match=r"social_workr.*Input should be 'family_practitioner'"):
         sweep_variants(

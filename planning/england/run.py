@@ -58,7 +58,8 @@ class EnglandRun:
 
 def data_hashes(data_dir: Path) -> dict[str, str]:
     """SHA-256 of every national file a council's run reads."""
-    return {rel: file_sha256(data_dir / rel) for rel in planner_files() if (data_dir / rel).is_file()}
+    files = [rel for rel in planner_files() if (data_dir / rel).is_file()]
+    return {rel: file_sha256(data_dir / rel) for rel in files}
 
 
 def run_fingerprint(template: dict[str, Any], inputs: dict[str, str]) -> str:
