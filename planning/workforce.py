@@ -155,7 +155,7 @@ def published_workforce(data_dir: Path | str) -> pd.DataFrame:
     ``cases`` and ``caseload_fte`` (cases per case-holding FTE). England is E92000001.
     """
     columns = ["case_holders_fte", "cases", "caseload_fte"]
-    table = _by_year_and_code(_read(Path(data_dir), "workforce", columns), columns)
+    table = _by_year_and_code(_read(Path(data_dir), "workforce", columns), columns, "workforce")
     table = table.dropna(subset=["case_holders_fte"]).reset_index()
     latest = table.sort_values("year").groupby("code").tail(1)
     return latest.set_index("code")[["year", *columns]].sort_index()
