@@ -10,7 +10,7 @@ from grids import grid
 from scipy.optimize import linprog
 
 from planning.allocate.blocks import Block, block_instance
-from planning.allocate.bounds import _knapsacks, lagrangian_bound
+from planning.allocate.bounds import _knapsacks, lagrangian_bound, nearest_centre_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import (
     allowed_columns,
@@ -91,6 +91,15 @@ def test_lagrangian_bound_never_exceeds_the_proven_optimum(seed):
     bound, _ = lagrangian_bound(inst, allowed_columns(inst), 4, best.objective, 400)
     assert bound <= best.objective + 1e-6
     assert bound >= 0.8 * best.objective  # and it is not a trivial bound
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nearest_centre_bound_is_positive_and_below_the_proven_optimum(seed):
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4, seed=seed)
+    best = exact(inst, 4)
+    floor = nearest_centre_bound(inst, allowed_columns(inst), 4)
+    assert 0 < floor <= best.objective + 1e-6
+    assert nearest_centre_bound(inst, allowed_columns(inst), len(inst.weights)) == 0.0
 
 
 def test_geodesic_walks_round_a_gap():

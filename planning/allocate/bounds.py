@@ -204,6 +204,9 @@ def lagrangian_bounds(
     best = dict.fromkeys(counts, -math.inf)
     best_values, weakest_best = np.zeros(n), -math.inf
     step, stall = 1.0, 0
+    # without an upper bound the steps aim 5% above the best so far, at least 5% of a certain
+    # floor: from a start far below 0 the aim would otherwise shrink with the bound and stall
+    scale = nearest_centre_bound(inst, allowed, counts[-1])
     for _ in range(steps):
         values, order, share = _knapsacks(cost - lam[:, None], inst, usable_t)
         values = np.where(np.diagonal(allowed), values, np.inf)
@@ -231,9 +234,24 @@ def lagrangian_bounds(
             break
         if deadline is not None and deadline.expired():
             break
-        target = upper if np.isfinite(upper) else weakest_best + 0.05 * abs(weakest_best)
+        target = (
+            upper if np.isfinite(upper) else weakest_best + 0.05 * max(abs(weakest_best), scale)
+        )
         lam = lam + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
     return best, best_values
+
+
+def nearest_centre_bound(inst: BlockInstance, allowed: np.ndarray, count: int) -> float:
+    """A bound every plan with ``count`` teams meets: at most ``count`` areas are centres (cost
+    0); every other area pays at least its cheapest allowed centre other than itself. Weak, but
+    positive and certain; it floors the Lagrangian bound when few steps leave that near 0."""
+    n = len(inst.weights)
+    if count >= n:
+        return 0.0
+    others = np.where(allowed & ~np.eye(n, dtype=bool), inst.cost, np.inf).min(axis=1)
+    if not np.isfinite(others).all():
+        return 0.0  # an area that can join no other centre must be one: no floor from it
+    return float(np.sort(others)[: n - count].sum())
 
 
 def lagrangian_bound(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planning.allocate.blocks import BlockInstance, BlockResult, band_for_count
-from planning.allocate.bounds import LpBound, lagrangian_bounds, lp_bound
+from planning.allocate.bounds import LpBound, lagrangian_bounds, lp_bound, nearest_centre_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.large_block import solve_large_block
@@ -406,21 +406,32 @@ def bound_task(task: BoundTask) -> dict[int, float]:
     pass for the counts that keep the band, one for each count that narrows it."""
     inst = task.inst
     narrowed = {c: band_for_count(inst, c) for c in inst.counts}
+    allowed = {c: allowed_columns(own) for c, own in narrowed.items() if own is not inst}
     shared = tuple(c for c in inst.counts if narrowed[c] is inst)
+    if shared:
+        allowed.update(dict.fromkeys(shared, allowed_columns(inst)))
     bounds: dict[int, float] = {}
     if shared:
         found, _ = lagrangian_bounds(
-            inst, allowed_columns(inst), shared, math.inf, TUNING.lagrangian_bound_steps
+            inst, allowed[shared[0]], shared, math.inf, TUNING.lagrangian_bound_steps
         )
         bounds.update(found)
     for c in inst.counts:
         if narrowed[c] is not inst:
-            own = narrowed[c]
             found, _ = lagrangian_bounds(
-                own, allowed_columns(own), (c,), math.inf, TUNING.lagrangian_bound_steps
+                narrowed[c], allowed[c], (c,), math.inf, TUNING.lagrangian_bound_steps
             )
             bounds.update(found)
-    return {c: max(0.0, v) if np.isfinite(v) else v for c, v in bounds.items()}
+    # the shared pass raises the weakest count; a count it leaves below a certain floor gets a
+    # pass of its own, and the floor holds whatever the steps reach
+    floors = {c: nearest_centre_bound(narrowed[c], allowed[c], c) for c in bounds}
+    for c in shared if len(shared) > 1 else ():
+        if bounds[c] <= floors[c]:
+            found, _ = lagrangian_bounds(
+                inst, allowed[c], (c,), math.inf, TUNING.lagrangian_bound_steps
+            )
+            bounds[c] = max(bounds[c], found[c])
+    return {c: max(0.0, v, floors[c]) if np.isfinite(v) else v for c, v in bounds.items()}
 
 
 def solve_task(task: SolveTask) -> BlockResult:
