@@ -207,3 +207,15 @@ def test_a_template_naming_one_council_is_refused(tmp_path: Path) -> None:
     text = str(err.value)
     assert "councils" in text and "teams.groupings" in text and "costs.budget_gbp" in text
     assert "teams.nesting" in text
+
+
+def test_a_council_opens_no_more_hubs_than_its_smallest_district_has_areas(data_dir) -> None:
+    from planning.england.template import council_scenario
+
+    template = load_template(TEMPLATE, "E06000053")
+    scilly = council_scenario(template, "E06000053", "Isles of Scilly", data_dir)  # one area
+    assert scilly["hubs"]["community_hubs_per_locality"] == 0
+    assert scilly["teams"]["undersized"] == "one_team"
+    rutland = council_scenario(template, "E06000017", "Rutland", data_dir)  # 26 areas
+    assert rutland["hubs"]["community_hubs_per_locality"] == 2
+    assert rutland["solver"]["processes"] == 1

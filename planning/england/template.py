@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from planning.config import Scenario, describe_validation_error, load_raw
+from planning.data import load_areas
 from planning.errors import ConfigError
 from planning.starter import starter_scenario
 
@@ -97,6 +98,12 @@ def council_scenario(
     scenario["teams"] = {**teams, **nested, "undersized": starter["teams"]["undersized"]}
     # one task per core: a council's sub-problems run one after another in its worker
     scenario["solver"] = {**(template.get("solver") or {}), "processes": 1}
+    hubs = scenario.get("hubs")
+    if hubs and hubs.get("community_hubs_per_locality"):
+        # a district (each is a locality) cannot open more hubs than it has areas (sites)
+        fewest = int(load_areas([code], data_dir).areas.groupby("district_code").size().min())
+        room = max(0, fewest - int(hubs.get("main_hubs_per_locality", 1)))
+        hubs["community_hubs_per_locality"] = min(hubs["community_hubs_per_locality"], room)
     return scenario
 
 
