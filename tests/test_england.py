@@ -219,3 +219,24 @@ def test_a_council_opens_no_more_hubs_than_its_smallest_district_has_areas(data_
     rutland = council_scenario(template, "E06000017", "Rutland", data_dir)  # 26 areas
     assert rutland["hubs"]["community_hubs_per_locality"] == 2
     assert rutland["solver"]["processes"] == 1
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_and_leaves_no_folder(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "england",
+            str(TEMPLATE),
+            "--out",
+            str(out),
+            "--councils",
+            "E06000017",
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
+    assert code == 2
+    assert "cannot reach a Dask scheduler" in capsys.readouterr().err
+    assert not out.exists()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -167,38 +168,46 @@ def run_england(
     fingerprint = run_fingerprint(template, inputs)
     run = EnglandRun(out_dir, template_path, template, fingerprint, inputs, chosen)
     emit = events or (lambda kind, info: None)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with pid_lock(out_dir.parent / f".{out_dir.name}.lock", f"--out {out_dir}"):
-        if not (out_dir / MARKER).is_file():
-            write_atomic(out_dir / MARKER, json.dumps({"written_by": "planning england"}) + "\n")
-        todo = []
-        for council in chosen:
-            record = is_done(out_dir, council.code, fingerprint)
-            if record is None:
-                todo.append(council)
-            else:
-                run.records[council.code] = record
-                run.skipped.append(council.code)
-                emit("skip", record)
-        context = dask_client(scheduler, workers) if client is None and todo else None
-        with context if context is not None else _given(client) as active:
-            if active is not None:
-                info = active.scheduler_info()
-                run.workers = len(info.get("workers", {}))
-                run.scheduler = str(info.get("address", scheduler or ""))
-                run.dashboard = str(getattr(active, "dashboard_link", "") or "")
-            emit(
-                "start",
-                {
-                    "dashboard": run.dashboard,
-                    "todo": len(todo),
-                    "skipped": len(run.skipped),
-                    "workers": run.workers,
-                    "scheduler": run.scheduler,
-                },
-            )
-            if todo:
-                _submit_and_collect(active, todo, template, template_path, root, run, emit)
+    try:
+        with pid_lock(out_dir.parent / f".{out_dir.name}.lock", f"--out {out_dir}"):
+            if not (out_dir / MARKER).is_file():
+                write_atomic(
+                    out_dir / MARKER, json.dumps({"written_by": "planning england"}) + "\n"
+                )
+            todo = []
+            for council in chosen:
+                record = is_done(out_dir, council.code, fingerprint)
+                if record is None:
+                    todo.append(council)
+                else:
+                    run.records[council.code] = record
+                    run.skipped.append(council.code)
+                    emit("skip", record)
+            context = dask_client(scheduler, workers) if client is None and todo else None
+            with context if context is not None else _given(client) as active:
+                if active is not None:
+                    info = active.scheduler_info()
+                    run.workers = len(info.get("workers", {}))
+                    run.scheduler = str(info.get("address", scheduler or ""))
+                    run.dashboard = str(getattr(active, "dashboard_link", "") or "")
+                emit(
+                    "start",
+                    {
+                        "dashboard": run.dashboard,
+                        "todo": len(todo),
+                        "skipped": len(run.skipped),
+                        "workers": run.workers,
+                        "scheduler": run.scheduler,
+                    },
+                )
+                if todo:
+                    _submit_and_collect(active, todo, template, template_path, root, run, emit)
+    except BaseException:
+        if created and not run.ran:  # nothing finished: leave no folder behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     run.wall_seconds = round(time.monotonic() - started, 1)
     return run
 
