@@ -113,9 +113,11 @@ def shared_data_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """``../shared/data`` when it exists, else the embedded sample (Hampshire only)."""
+    """``../shared/data`` when it exists, else the sample (Hampshire only) when it is complete
+    (``scripts/make_sample.py`` writes its binary files from the national data)."""
     shared = shared_data_dir()
-    if shared.is_dir() or not SAMPLE_DIR.is_dir():
+    complete = all((SAMPLE_DIR / rel).is_file() for rel in planner_files())
+    if shared.is_dir() or not complete:
         return shared
     log.warning(
         "no data at %s: using the embedded sample %s (Hampshire only); "

@@ -86,3 +86,17 @@ def test_small_scenario_runs_end_to_end_on_the_sample_alone(tmp_path, monkeypatc
 def test_sample_covers_hampshire_only():
     lines = read_text(SAMPLE_DIR / DATA_FILES["councils"]).splitlines()[1:]
     assert len(lines) == 11 and all(",E10000014," in line for line in lines)
+
+
+def test_an_incomplete_sample_is_not_the_default(tmp_path, monkeypatch):
+    """Without its binary files (never committed; make_sample.py cuts them from the data) the
+    sample is not used: the default stays ../shared/data, whose absence is then named."""
+    partial = tmp_path / "sample"
+    for rel in planner_files():
+        if not rel.endswith((".gz", ".gpkg")):
+            (partial / rel).parent.mkdir(parents=True, exist_ok=True)
+            (partial / rel).write_bytes((SAMPLE_DIR / rel).read_bytes())
+    monkeypatch.delenv("PLANNING_DATA_DIR", raising=False)
+    monkeypatch.setattr(planning.data, "SAMPLE_DIR", partial)
+    monkeypatch.setattr(planning.data, "shared_data_dir", lambda: tmp_path / "no-shared")
+    assert planning.data.default_data_dir() == tmp_path / "no-shared"
