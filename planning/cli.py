@@ -311,6 +311,7 @@ class _CouncilBar:
     def __init__(self) -> None:
         self.bar = None
         self.counts = {"done": 0, "failed": 0, "skipped": 0}
+        self.left = 0
 
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "skip":

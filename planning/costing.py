@@ -671,11 +671,11 @@ def cost_plan(
     )
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -686,7 +686,7 @@ def _json_ready(value: Any) -> Any:
 def staffing_summary(posts: Posts, costs: Costs) -> dict[str, Any]:
     """The manifest's staffing entry: rates used, the published comparison, totals and the
     budget position (JSON-ready: NaN as null)."""
-    return _json_ready(
+    return json_ready(
         {
             "rates_year": posts.rates.year,
             "teams": int(posts.teams.shape[0]),

@@ -351,14 +351,14 @@ class FrontDoorPlan:
             "days": self.days.to_dict("records"),
             "intervals": self.intervals.to_dict("records"),
         }
-        return _json_ready(body)
+        return json_ready(body)
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -64,11 +64,12 @@ EXTRA_AREA_COLUMNS = [
 ]
 
 
-def _json_ready(value):
+def json_ready(value):
+    """``value`` with numpy scalars, paths and non-finite floats made plain JSON."""
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating | float):
@@ -267,7 +268,7 @@ def manifest(result: Result) -> dict:
             "posts_costed": result.costs.front_door.to_dict("records"),
         }
     body["published_rates"] = result.posts.comparison.to_dict(orient="records")
-    return _json_ready(body)
+    return json_ready(body)
 
 
 #: Fields of the GeoPackage's ``areas`` layer (counts are whole, as in areas.csv).

@@ -41,6 +41,7 @@ class Starter:
     nesting: str
     groupings: list[tuple[str, list[str]]]  # (name, district codes) when districts are merged
     undersized: bool
+    fewest_district_areas: int  # areas in the smallest district (a locality's most sites)
 
 
 def _admits(population: float, band: tuple[float, float]) -> str:
@@ -216,4 +217,5 @@ def starter_scenario(
         "  processes: 2            # sub-problems solved at once (one per core)",
         "",
     ]
-    return Starter("\n".join(lines), nesting, groupings, undersized)
+    fewest = int(areas.groupby("district_code").size().min())
+    return Starter("\n".join(lines), nesting, groupings, undersized, fewest)

@@ -242,9 +242,13 @@ def plan_with_count(
     if team is None:
         return None
     balanced = balance(team, inst, adj)
-    if balanced is None:
+    return None if balanced is None else polished(balanced, inst, adj)
+
+
+def polished(team: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
+    """A partition (any team labels) as a plan: re-centred on medoids, checked, improved; None
+    when it breaks the band or contiguity."""
+    centres = medoids(team, inst)
+    if not plan_is_valid(centres, inst, adj):
         return None
-    balanced = medoids(balanced, inst)
-    if not plan_is_valid(balanced, inst, adj):
-        return None
-    return improve(balanced, inst, adj)
+    return improve(centres, inst, adj)

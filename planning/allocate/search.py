@@ -185,8 +185,7 @@ class CountSearch:
                     continue
                 pair.plan, pair.objective = plan, plan_cost(plan, inst)
                 pair.bound = min(pair.bound, pair.objective)
-                gap = relative_gap(pair.objective, pair.bound)
-                pair.status = "optimal" if gap <= self.solver.relative_gap + 1e-12 else "time_limit"
+                pair.status = self._plan_status(pair)
                 log.info(
                     "%s, %d teams: a first plan by tree bisection, objective %.0f, bound %.0f",
                     inst.name,
@@ -300,8 +299,7 @@ class CountSearch:
             pair.status = "no plan"
         else:
             pair.bound = min(pair.bound, pair.objective)
-            gap = relative_gap(pair.objective, pair.bound)
-            pair.status = "optimal" if gap <= self.solver.relative_gap + 1e-12 else "time_limit"
+            pair.status = self._plan_status(pair)
         log.info(
             "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s (look %d)",
             task.inst.name,
@@ -314,6 +312,11 @@ class CountSearch:
         )
 
     # ----------------------------------------------------------------- helpers
+
+    def _plan_status(self, pair: Pair) -> str:
+        """A pair with a plan: optimal when its own gap meets the target."""
+        gap = relative_gap(pair.objective, pair.bound)
+        return "optimal" if gap <= self.solver.relative_gap + 1e-12 else "time_limit"
 
     def _counts(self, b: int) -> tuple[int, ...]:
         return self.insts[b].counts

@@ -17,8 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from planning.allocate.blocks import BlockInstance, count_range
-from planning.allocate.graph import plan_is_valid
-from planning.allocate.local_search import improve, medoids
+from planning.allocate.local_search import polished
 from planning.allocate.tuning import TUNING
 
 TOL = TUNING.band_tolerance
@@ -119,9 +118,4 @@ def tree_first_plan(
 ) -> np.ndarray | None:
     """A valid, locally improved plan (each member's centre) from ``tree_plan``, or None."""
     labels = tree_plan(inst, count, seed)
-    if labels is None:
-        return None
-    centres = medoids(labels, inst)
-    if not plan_is_valid(centres, inst, adj):
-        return None
-    return improve(centres, inst, adj)
+    return None if labels is None else polished(labels, inst, adj)

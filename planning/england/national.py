@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from planning.data import CRS
 from planning.england.run import MARKER, EnglandRun
 from planning.england.task import COUNCILS
-from planning.report import created_utc, library_versions, planner_commit
+from planning.report import created_utc, json_ready, library_versions, planner_commit
 from planning.rounding import whole
 from planning.solve import solver_versions
 from planning.workforce import ROLE_NAMES, published_workforce
@@ -250,7 +250,7 @@ def national_manifest(run: EnglandRun, table: pd.DataFrame, summary: dict) -> di
         "published_workforce_check": summary,
         "per_council": [
             {
-                k: _plain(r[k])
+                k: json_ready(r[k])
                 for k in (
                     "council_code",
                     "council_name",
@@ -268,14 +268,6 @@ def national_manifest(run: EnglandRun, table: pd.DataFrame, summary: dict) -> di
             for _, r in table.iterrows()
         ],
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if np.isnan(value) else float(value)
-    return value
 
 
 def _html_table(frame: pd.DataFrame, caption: str) -> str:
@@ -422,7 +414,7 @@ def write_national(run: EnglandRun, data_dir: Path | str) -> dict[str, Path]:
             national_page(table, manifest, map_png, scatter_png), encoding="utf-8"
         )
         (staging / "england_manifest.json").write_text(
-            json.dumps(manifest, indent=1, default=_plain) + "\n", encoding="utf-8"
+            json.dumps(json_ready(manifest), indent=1) + "\n", encoding="utf-8"
         )
         written = {}
         for path in sorted(staging.iterdir()):

@@ -20,7 +20,6 @@ import yaml
 from pydantic import ValidationError
 
 from planning.config import Scenario, describe_validation_error, load_raw
-from planning.data import load_areas
 from planning.errors import ConfigError
 from planning.starter import starter_scenario
 
@@ -84,7 +83,8 @@ def council_scenario(
         float(teams.get("max_population", defaults.max_population)),
     )
     basis = teams.get("population_basis", defaults.population_basis)
-    starter = yaml.safe_load(starter_scenario([code], data_dir, band, basis).text)
+    made = starter_scenario([code], data_dir, band, basis)
+    starter = yaml.safe_load(made.text)
     scenario = copy.deepcopy(template)
     scenario["name"] = f"{name}: {template.get('name', 'England template')}"
     scenario["description"] = starter["description"].strip()
@@ -101,8 +101,7 @@ def council_scenario(
     hubs = scenario.get("hubs")
     if hubs and hubs.get("community_hubs_per_locality"):
         # a district (each is a locality) cannot open more hubs than it has areas (sites)
-        fewest = int(load_areas([code], data_dir).areas.groupby("district_code").size().min())
-        room = max(0, fewest - int(hubs.get("main_hubs_per_locality", 1)))
+        room = max(0, made.fewest_district_areas - int(hubs.get("main_hubs_per_locality", 1)))
         hubs["community_hubs_per_locality"] = min(hubs["community_hubs_per_locality"], room)
     return scenario
 
