@@ -1,4 +1,4 @@
-"""Command line: planning init | validate | run | compare | sweep | england | data fetch.
+"""Command line: planning init | validate | run | compare | sweep | england | edit | data fetch.
 
 Exit codes: 0 ok, 2 bad input, 3 infeasible, 1 other, 130 interrupted (SIGINT), 143 SIGTERM.
 """
@@ -48,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="LocalCluster worker processes (default: cores)"
     )
     england.add_argument("--data-dir", type=Path, help=data_help)
+    edit = sub.add_parser(
+        "edit", help="adjust a run's plan by hand in the browser (a local server on 127.0.0.1)"
+    )
+    edit.add_argument("run_dir", type=Path, metavar="OUT_DIR", help="a folder planning run wrote")
+    edit.add_argument(
+        "--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free)"
+    )
+    edit.add_argument(
+        "--save-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder where saved plans are written as new run folders (default: OUT_DIR's parent)",
+    )
     data = sub.add_parser("data", help="the public data the planner reads")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     fetch = data_sub.add_parser(
@@ -146,6 +159,31 @@ def _run(args: argparse.Namespace) -> int:
             "(teams.undersized: one_team); every output flags them (teams.csv below_band)"
         )
     print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from planning.edit.server import bind, serve
+    from planning.edit.service import EditService
+    from planning.errors import ConfigError
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: give a port from 1 to 65535 (0: any free port)")
+    bind(args.port).close()  # a port in use is refused before the run folder is read
+    service = EditService(args.run_dir, args.save_dir)
+
+    def ready(url: str) -> None:
+        print(
+            f"editing {args.run_dir} at {url} (saves go to {service.save_dir}); "
+            "press Ctrl-C to stop",
+            flush=True,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the server is stopped
+        serve(service, args.port, ready)
+    print("stopped; saved: " + (", ".join(service.saved) or "nothing"), flush=True)
     return 0
 
 
@@ -398,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": _sweep,
             "england": _england,
             "data": _data,
+            "edit": _edit,
         }
         return handlers[args.command](args)
     except PlanningError as exc:

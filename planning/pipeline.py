@@ -52,6 +52,7 @@ class Result:
     posts: Posts
     costs: Costs
     front_door: FrontDoorPlan | None = None
+    edit: dict[str, Any] | None = None  # a plan edited by hand: locks, moves, band override
 
 
 def data_dir_for(scenario: Scenario, scenario_path: Path, data_dir: Path | str | None):
@@ -226,31 +227,10 @@ def run_stages(
 
     teams = stage("teams", k_teams, teams_stage)
 
-    def hubs_stage() -> HubPlan | None:
-        if scenario.hubs is None:
-            return None
-        plan = place_hubs(
-            areas,
-            geo,
-            teams.assignment,
-            scenario.hubs,
-            scenario.solver,
-            default_basis=scenario.teams.population_basis,
-            base_dir=path.parent,
-        )
-        log.info("hubs: %d hubs in %d localities", len(plan.hubs), plan.hubs.locality.nunique())
-        return plan
-
-    hubs = stage("hubs", k_hubs, hubs_stage)
-
-    def workforce_stage() -> tuple[Rates, Posts, FrontDoorPlan | None]:
-        rates = published_rates(
-            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
-        )
-        posts = size_workforce(areas, teams.assignment, rates, scenario.workforce)
-        return rates, posts, front_door_plan(scenario, path, area_data, rates)
-
-    rates, posts, door = stage("workforce", k_work, workforce_stage)
+    hubs = stage("hubs", k_hubs, lambda: hubs_stage(scenario, path, areas, geo, teams))
+    rates, posts, door = stage(
+        "workforce", k_work, lambda: workforce_stage(scenario, path, area_data, teams)
+    )
     costs = stage("costs", k_costs, lambda: cost_plan(posts, scenario.costs, scenario.solver, door))
     log.info(
         "%s: %d teams, %.1f FTE, £%s a year; reused %s",
@@ -261,6 +241,55 @@ def run_stages(
         ", ".join(reused) or "nothing",
     )
     return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs, door), reused
+
+
+def hubs_stage(
+    scenario: Scenario, path: Path, areas: Any, geo: Geography, teams: TeamPlan
+) -> HubPlan | None:
+    """The hubs stage for a team plan (None when the scenario places no hubs)."""
+    if scenario.hubs is None:
+        return None
+    plan = place_hubs(
+        areas,
+        geo,
+        teams.assignment,
+        scenario.hubs,
+        scenario.solver,
+        default_basis=scenario.teams.population_basis,
+        base_dir=path.parent,
+    )
+    log.info("hubs: %d hubs in %d localities", len(plan.hubs), plan.hubs.locality.nunique())
+    return plan
+
+
+def workforce_stage(
+    scenario: Scenario, path: Path, area_data: AreaData, teams: TeamPlan
+) -> tuple[Rates, Posts, FrontDoorPlan | None]:
+    """The workforce stage for a team plan: published rates, posts per team, the front door."""
+    areas = area_data.areas
+    rates = published_rates(
+        sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
+    )
+    posts = size_workforce(areas, teams.assignment, rates, scenario.workforce)
+    return rates, posts, front_door_plan(scenario, path, area_data, rates)
+
+
+def result_for_plan(
+    scenario: Scenario,
+    scenario_path: Path | str,
+    area_data: AreaData,
+    geo: Geography,
+    teams: TeamPlan,
+    edit: dict[str, Any] | None = None,
+) -> Result:
+    """The stages after allocation (hubs, workforce with the front door, costs) for a team plan
+    given from outside, e.g. one edited by hand (``planning edit``); ``edit`` is recorded in the
+    manifest. Computes; never writes."""
+    path = Path(scenario_path)
+    hubs = hubs_stage(scenario, path, area_data.areas, geo, teams)
+    rates, posts, door = workforce_stage(scenario, path, area_data, teams)
+    costs = cost_plan(posts, scenario.costs, scenario.solver, door)
+    return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs, door, edit)
 
 
 def run_scenario(path: Path | str, data_dir: Path | str | None = None) -> Result:

@@ -217,6 +217,7 @@ def manifest(result: Result) -> dict:
     body = {
         "scenario": result.scenario.model_dump(mode="json"),
         "scenario_file": result.scenario_path.name,
+        "scenario_path": str(result.scenario_path.resolve()),
         "scenario_sha256": scenario_hashes(result.scenario_path),
         "created_utc": created_utc(),
         "planner_git": planner_commit(),
@@ -268,6 +269,8 @@ def manifest(result: Result) -> dict:
             "posts_costed": result.costs.front_door.to_dict("records"),
         }
     body["published_rates"] = result.posts.comparison.to_dict(orient="records")
+    if result.edit is not None:
+        body["edit"] = result.edit  # planning edit: locks, areas moved by hand, band override
     return json_ready(body)
 
 
@@ -591,8 +594,17 @@ def write_staged(out_dir: Path | str, write: Callable[[Path], None]) -> list[Pat
         return sorted(p for p in out_dir.iterdir() if p.name != MARKER)
 
 
-def write_outputs(result: Result, out_dir: Path | str) -> list[Path]:
-    """Write every output of a run into ``out_dir``, all or nothing."""
-    written = write_staged(out_dir, lambda folder: _write_all(result, folder))
+def write_outputs(
+    result: Result, out_dir: Path | str, extra: Callable[[Path], None] | None = None
+) -> list[Path]:
+    """Write every output of a run into ``out_dir``, all or nothing; ``extra(folder)`` writes
+    more files first (they are listed in the manifest's ``outputs_sha256``)."""
+
+    def write(folder: Path) -> None:
+        if extra is not None:
+            extra(folder)
+        _write_all(result, folder)
+
+    written = write_staged(out_dir, write)
     log.info("wrote %d files to %s", len(written), out_dir)
     return written
