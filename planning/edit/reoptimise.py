@@ -34,7 +34,7 @@ def derived_scenario(
 ) -> dict[str, Any]:
     """The run's scenario (as its manifest records it) with every file it names made absolute
     against its own folder, its data folder fixed, and ``teams.fixed_areas_csv`` added."""
-    out = yaml.safe_load(yaml.safe_dump(raw))  # a deep, plain copy
+    out = yaml.safe_load(yaml.safe_dump(raw, sort_keys=False))  # a deep, plain copy
     base = Path(scenario_path).resolve().parent
     for section, key in FILE_SETTINGS:
         part = out.get(section)

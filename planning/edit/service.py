@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from planning.edit import reoptimise, session
-from planning.edit.live import as_series, live_context, plan_changes, plan_summary
+from planning.edit.live import as_series, live_context, pieces, plan_changes, plan_summary
 from planning.edit.plan_of import edited_plan, save_edited
 from planning.edit.run_folder import read_run_folder, rebuild
 from planning.edit.session import EditError, History
@@ -144,6 +144,13 @@ class EditService:
             rows = session.lock_rows(state, self.ctx.codes)
             if not rows:
                 raise EditError("lock at least one team or area before re-optimising the rest")
+            split = locked_pieces(self.ctx, rows)
+            if split:
+                raise Refused(
+                    "each team's locked areas must be one contiguous piece (the allocation "
+                    "keeps them together in one team); unlock or add areas:",
+                    split,
+                )
             folder = self._work / f"reoptimise-{len(self.reoptimisations) + 1}"
             path = reoptimise.write_inputs(
                 folder,
@@ -225,9 +232,7 @@ class EditService:
                 raise Busy("re-optimising: wait until it finishes before saving")
             out = self.save_dir / name
             if out.exists() or (self.save_dir / f".{name}.lock").exists():
-                raise EditError(
-                    f"{out}: already exists; saving never overwrites, choose a new name"
-                )
+                raise Refused(f"{out}: already exists; saving never overwrites, choose a new name")
             state = self.history.present
             assignment = as_series(self.ctx, state.assignment)
             plan, breaches = edited_plan(self.result, assignment, self.current, override_band)
@@ -290,6 +295,21 @@ class EditService:
                 proc.terminate()
             self._pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self._work, ignore_errors=True)
+
+
+def locked_pieces(ctx, rows: list[tuple[str, str]]) -> list[str]:
+    """The lock labels whose areas are in more than one piece, in words."""
+    index = ctx.index()
+    by_label: dict[str, list[int]] = {}
+    for code, label in rows:
+        by_label.setdefault(label, []).append(index[code])
+    out = []
+    for label, members in sorted(by_label.items()):
+        n = pieces(members, ctx.neighbours)
+        if n > 1:
+            codes = ", ".join(ctx.codes[i] for i in members[:6])
+            out.append(f"{label}: {len(members)} locked areas in {n} pieces ({codes})")
+    return out
 
 
 def _brief(action: dict[str, Any] | None) -> dict[str, Any] | None:
