@@ -27,6 +27,9 @@ from pydantic import (
 from planning.errors import ConfigError
 
 PopulationBasis = Literal["residents", "children_0_17", "children_0_19", "children_0_24"]
+#: Workload per area, from the workforce stage's demand model (computed before allocation).
+WorkloadBasis = Literal["expected_cases", "case_holding_fte"]
+WORKLOAD_BASES = ("expected_cases", "case_holding_fte")
 AreaCode = Annotated[str, Field(pattern=r"^[EW]\d{8}$")]
 #: A number written as text: YAML 1.1 reads 25e6 as a string, so such text is taken as the number.
 _NUMBER_TEXT = re.compile(r"[-+]?\d[\d_]*(\.\d*)?([eE][-+]?\d+)?")
@@ -106,11 +109,48 @@ class DistrictLimit(StrictModel):
         return self
 
 
+class WorkloadBand(StrictModel):
+    """A second band on each team's workload, beside the population band."""
+
+    basis: WorkloadBasis = Field(
+        "case_holding_fte",
+        description="expected_cases (family help and child protection cases at 31 March) or "
+        "case_holding_fte (those cases over the caseload targets, before rounding to fte_step).",
+    )
+    min: Number | None = Field(None, ge=0, description="Least workload of a team.")
+    max: Number | None = Field(None, gt=0, description="Most workload of a team.")
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkloadBand:
+        if self.min is None and self.max is None:
+            raise ValueError("teams.workload needs min, max or both")
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"teams.workload: min ({self.min:g}) must be below max ({self.max:g})")
+        return self
+
+
 class TeamSettings(StrictModel):
     """How areas are allocated into team patches."""
 
-    population_basis: PopulationBasis = Field(
-        "residents", description="Population the band counts: residents or children by age."
+    population_basis: PopulationBasis | WorkloadBasis = Field(
+        "residents",
+        description="What the band counts: residents, children by age, or workload "
+        "(expected_cases or case_holding_fte per area, from the workforce settings).",
+    )
+    workload: WorkloadBand | None = Field(
+        None,
+        description="A second band on each team's expected cases or case-holding FTE "
+        "(e.g. {basis: case_holding_fte, min: 15, max: 30}).",
+    )
+    building_block: Literal["lsoa", "ward"] = Field(
+        "lsoa",
+        description="lsoa: teams are built from single areas; ward: every May 2024 ward (its "
+        "LSOAs by the ONS best-fit lookup) stays whole in one team.",
+    )
+    fixed_areas_csv: Path | None = Field(
+        None,
+        description="Locks: CSV with columns area_code, team (a label of your own); areas that "
+        "share a label end in the same team (path relative to the scenario file).",
     )
     min_population: Number = Field(
         30_000, gt=0, le=MAX_TEAM_POPULATION, description="Smallest team population (people)."
@@ -155,6 +195,11 @@ class TeamSettings(StrictModel):
         description="With a current plan: moving a person to another team costs as "
         "much as that person travelling this many km further (0 = compactness only).",
     )
+
+    @property
+    def uses_workload(self) -> bool:
+        """Whether the allocation reads the workload columns (as its basis or a second band)."""
+        return self.workload is not None or self.population_basis in WORKLOAD_BASES
 
     @model_validator(mode="after")
     def _check(self) -> TeamSettings:

@@ -550,6 +550,32 @@ def read_current_plan(path: Path, areas: pd.DataFrame) -> pd.Series:
     return plan.reindex(areas.area_code)
 
 
+def read_locks(path, areas: pd.DataFrame) -> pd.Series:
+    """``teams.fixed_areas_csv`` (area_code, team): a label per area code; unknown codes and an
+    area under two labels are errors naming them."""
+    what = "teams.fixed_areas_csv"
+    table = read_csv(path, what, ["area_code", "team"], error=ConfigError)
+    table = table[table["area_code"] != ""].drop_duplicates(["area_code", "team"])
+    problems = []
+    names = dict(zip(areas.area_code, areas.area_name, strict=True))
+    unknown = sorted(set(table.area_code) - set(names))
+    if unknown:
+        problems.append(
+            f"{len(unknown)} area code(s) are not among the scenario's areas: "
+            + ", ".join(unknown[:10])
+        )
+    twice = table.area_code[table.area_code.duplicated()].unique()
+    for code in twice[:10]:
+        labels = sorted(table.team[table.area_code == code])
+        problems.append(f"{code} ({names.get(code, '?')}) is under two labels: {', '.join(labels)}")
+    empty = table.area_code[table.team.str.strip() == ""]
+    if len(empty):
+        problems.append(f"{len(empty)} row(s) have no team label: " + ", ".join(empty[:10]))
+    if problems:
+        raise ConfigError(f"{what}: {path}:", problems)
+    return table.set_index("area_code")["team"]
+
+
 # --------------------------------------------------------------------------- front door inputs
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
 from planning.checks import read_csv
 from planning.config import Scenario, load_scenario
@@ -22,6 +24,7 @@ from planning.data import (
     load_areas,
     read_arrivals_profile,
     read_current_plan,
+    read_locks,
     read_referrals,
     resolve_districts,
 )
@@ -30,7 +33,7 @@ from planning.front_door import FrontDoorPlan, contacts_demand, open_hours, size
 from planning.geography import Geography, build_geography
 from planning.hubs import HubPlan, check_hub_inputs, place_hubs
 from planning.rounding import whole
-from planning.workforce import Posts, Rates, published_rates, size_workforce
+from planning.workforce import Posts, Rates, area_workload, published_rates, size_workforce
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,13 @@ def current_plan(scenario: Scenario, scenario_path: Path, areas) -> Any:
     if scenario.teams.current_plan_csv is None:
         return None
     return read_current_plan(scenario_path.parent / scenario.teams.current_plan_csv, areas)
+
+
+def fixed_areas(scenario: Scenario, scenario_path: Path, areas) -> Any:
+    """The scenario's locks (a label per area code), read relative to its file, or None."""
+    if scenario.teams.fixed_areas_csv is None:
+        return None
+    return read_locks(scenario_path.parent / scenario.teams.fixed_areas_csv, areas)
 
 
 def front_door_plan(
@@ -115,6 +125,7 @@ def front_door_plan(
 #: The files a scenario may name, by section and setting, with the columns each must have.
 INPUT_FILES = {
     ("teams", "current_plan_csv"): ["area_code", "team_id"],
+    ("teams", "fixed_areas_csv"): ["area_code", "team"],
     ("hubs", "sites_csv"): ["site_name"],
     ("hubs", "travel_time_csv"): ["area_code"],
     ("front_door", "arrivals_csv"): ["hour", "share"],
@@ -198,7 +209,10 @@ def run_stages(
     reused: list[str] = []
     k_areas = _key("areas", str(data_arg), dump["councils"])
     k_geo = _key("geography", k_areas, dump["geography"])
-    k_teams = _key("teams", k_geo, dump["teams"], dump["solver"], str(path.resolve().parent))
+    k_load = _key("workload", k_areas, dump["workforce"]) if scenario.teams.uses_workload else ""
+    k_teams = _key(
+        "teams", k_geo, k_load, dump["teams"], dump["solver"], str(path.resolve().parent)
+    )
     k_hubs = _key("hubs", k_teams, dump["hubs"], dump["solver"])
     k_work = _key(
         "workforce", k_teams, dump["workforce"], dump["front_door"], str(path.resolve().parent)
@@ -219,9 +233,17 @@ def run_stages(
     areas = area_data.areas
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
+    def workload_stage() -> pd.DataFrame:
+        rates = published_rates(
+            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
+        )
+        return area_workload(areas, rates, scenario.workforce)
+
     def teams_stage() -> TeamPlan:
         current = current_plan(scenario, path, areas)
-        plan = allocate_teams(areas, geo, scenario.teams, scenario.solver, current)
+        locks = fixed_areas(scenario, path, areas)
+        table = workload_stage() if scenario.teams.uses_workload else areas
+        plan = allocate_teams(table, geo, scenario.teams, scenario.solver, current, locks=locks)
         log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
         return plan
 

@@ -72,9 +72,12 @@ def solver_versions() -> dict[str, str]:
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """(objective - bound) / |objective|, HiGHS's definition; 0 when both are 0."""
+    """(objective - bound) / |objective|, HiGHS's definition; 0 when both are 0, infinite when
+    there is no plan (an infinite objective)."""
     if objective is None or bound is None:
         return None
+    if objective == float("inf"):
+        return float("inf")  # no plan yet: nothing is closed
     if abs(objective) < 1e-9:
         return 0.0 if abs(bound) < 1e-9 else float("inf")
     return max(0.0, (objective - bound) / abs(objective))

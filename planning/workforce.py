@@ -318,6 +318,28 @@ def area_demand(areas: pd.DataFrame, rates: Rates, settings: WorkforceSettings) 
     return out
 
 
+def area_workload(areas: pd.DataFrame, rates: Rates, settings: WorkforceSettings) -> pd.DataFrame:
+    """The areas table with each area's workload: ``expected_cases`` (every case type) and
+    ``case_holding_fte`` (each case-holding role's cases over its caseload target, unrounded).
+
+    Both add up over a team's areas, so a band on them is linear in the assignment; a team's
+    posts are these FTE rounded up to ``fte_step`` per role (and topped up to the team minimum).
+    """
+    demand = area_demand(areas, rates, settings).reindex(areas.area_code)
+    shares = role_case_shares(settings)
+    targets = settings.caseload_target_cases_per_fte
+    fte = sum(
+        demand[ct] * share / targets[role]
+        for ct in CASE_TYPES
+        for role, share in shares[ct].items()
+        if role in targets
+    )
+    out = areas.copy()
+    out["expected_cases"] = demand[list(CASE_TYPES)].sum(axis=1).to_numpy()
+    out["case_holding_fte"] = np.asarray(fte, dtype=float)
+    return out
+
+
 # --------------------------------------------------------------------------- posts
 
 

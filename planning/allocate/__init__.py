@@ -22,8 +22,15 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from planning.allocate.blocks import Block, block_instance, count_range, feasible_blocks
+from planning.allocate.blocks import (
+    Block,
+    block_instance,
+    count_range,
+    expand_plan,
+    feasible_blocks,
+)
 from planning.allocate.deadline import Deadline
+from planning.allocate.nodes import area_nodes, check_nodes
 from planning.allocate.plan import TeamPlan, assemble, check_plan
 from planning.allocate.search import CountSearch, Progress, choose_counts
 from planning.allocate.tuning import TUNING
@@ -52,6 +59,7 @@ def allocate_teams(
     solver: SolverSettings,
     current: pd.Series | None = None,
     progress: Callable[[Progress], None] | None = None,
+    locks: pd.Series | None = None,
 ) -> TeamPlan:
     """Contiguous teams within the band, the team count per block chosen exactly, with the proof.
 
@@ -69,8 +77,11 @@ def allocate_teams(
             "some single areas exceed the band's maximum on their own:",
             [f"{geo.label(i)}: {weights[i]:,.0f}" for i in too_big],
         )
+    nodes = area_nodes(areas, geo, weights, settings.building_block, locks)
+    check_nodes(nodes, weights, settings, blocks)
+    work = None if settings.workload is None else areas[settings.workload.basis].to_numpy(float)
     labels = None if current is None else current.reindex(areas.area_code).to_numpy()
-    insts = [block_instance(geo, weights, b, settings, labels) for b in blocks]
+    insts = [block_instance(geo, weights, b, settings, labels, nodes, work) for b in blocks]
     total = None if settings.total_teams is None else (settings.total_teams, settings.total_teams)
     search = CountSearch(insts, solver, total, _progress_logger(progress))
     search.run(deadline)
@@ -101,7 +112,8 @@ def allocate_teams(
     gap = relative_gap(objective, bound) or 0.0
     status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
     chosen = [search.pairs[b, c] for b, c in enumerate(counts)]
-    assignment, teams = assemble(areas, geo, blocks, [p.plan for p in chosen], settings)
+    plans = [expand_plan(p.plan, blk, nodes) for p, blk in zip(chosen, blocks, strict=True)]
+    assignment, teams = assemble(areas, geo, blocks, plans, settings, nodes)
     below = teams.team_id[teams.below_band].tolist()
     if below:
         log.warning(
@@ -134,6 +146,10 @@ def allocate_teams(
         below,
         TUNING.as_dict(),
         **_changes(areas, geo, assignment, teams, labels),
+        building_block=settings.building_block,
+        nodes=nodes.n,
+        split_wards=list(nodes.split_wards),
+        locks=list(nodes.locks),
     )
 
 

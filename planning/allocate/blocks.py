@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
 
 from planning.config import TeamSettings
 from planning.errors import ConfigError, InfeasibleError
@@ -19,6 +20,7 @@ from planning.solve import relative_gap
 
 if TYPE_CHECKING:
     from planning.allocate.bounds import LpBound
+    from planning.allocate.nodes import Nodes
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,21 @@ class BlockInstance:
     max_pop: float
     counts: tuple[int, ...]
     labels: tuple[str, ...]  # "code (name)" per member, for messages
+    work: np.ndarray | None = None  # workload per member (teams.workload), None without a band
+    min_work: float = 0.0
+    max_work: float = math.inf
+
+    def fits(self, pop: np.ndarray | float, work: np.ndarray | float = 0.0) -> np.ndarray:
+        """Whether teams of these populations (and workloads) lie in the band(s)."""
+        tol = 1e-6
+        ok = (pop >= self.min_pop - tol) & (pop <= self.max_pop + tol)
+        if self.work is not None:
+            ok = ok & (work >= self.min_work - tol) & (work <= self.max_work + tol)
+        return ok
+
+    def team_work(self, members: np.ndarray) -> float:
+        """A team's workload (0 without a workload band)."""
+        return 0.0 if self.work is None else float(self.work[members].sum())
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,12 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
         undersized = hi == 0 and settings.undersized == "one_team" and len(members) > 0
         if undersized:
             counts = (1,)
+        work_counts = workload_counts(areas, members, settings)
+        if work_counts is not None and not undersized and counts:
+            fits = tuple(c for c in counts if work_counts[0] <= c <= work_counts[1])
+            if not fits:
+                problems.append(_workload_problem(name, areas, members, settings, counts))
+            counts = fits or counts
         if len(members) == 0:
             problems.append(f"{name}: has no areas")
         elif not counts:
@@ -177,6 +200,39 @@ def district_limits(
             seen[code] = k
             limits[code] = (limit.min_teams, limit.max_teams)
     return limits, problems
+
+
+def workload_counts(
+    areas: pd.DataFrame, members: np.ndarray, settings: TeamSettings
+) -> tuple[int, float] | None:
+    """Team counts the workload band admits for a block: ceil(W / max) .. floor(W / min)."""
+    band = settings.workload
+    if band is None:
+        return None
+    work = float(areas[band.basis].to_numpy(float)[members].sum())
+    lo = math.ceil(work / band.max - 1e-9) if band.max else 1
+    hi = math.floor(work / band.min + 1e-9) if band.min else math.inf
+    return max(lo, 1), hi
+
+
+def _workload_problem(
+    name: str,
+    areas: pd.DataFrame,
+    members: np.ndarray,
+    settings: TeamSettings,
+    counts: tuple[int, ...],
+) -> str:
+    """Why the workload band fits none of the counts the population band admits, and what would."""
+    band = settings.workload
+    work = float(areas[band.basis].to_numpy(float)[members].sum())
+    low = "-" if band.min is None else f"{band.min:,g}"
+    high = "-" if band.max is None else f"{band.max:,g}"
+    what = band.basis.replace("_", " ")
+    return (
+        f"{name}: {work:,.1f} {what} cannot be split into {counts[0]}-{counts[-1]} teams (what "
+        f"the population band and team limits admit) of {low} to {high} {what} each; a "
+        f"workload band of about {work / counts[-1]:,.1f}-{work / counts[0]:,.1f} would fit"
+    )
 
 
 def _count_problem(
@@ -226,49 +282,104 @@ def block_instance(
     block: Block,
     settings: TeamSettings,
     current: np.ndarray | None = None,
+    nodes: Nodes | None = None,
+    work: np.ndarray | None = None,
 ) -> BlockInstance:
-    """The arrays of one block, with edges restricted to it and relabelled 0..n-1.
+    """The arrays of one block over its nodes (areas, or wards and locked groups merged), with
+    edges restricted to it and relabelled 0..n-1.
 
-    With a current plan (team label per area), putting area i in the team centred at j costs
-    ``change_penalty_km_per_person`` extra per person when i's current team differs from j's.
+    Node u centred at node v costs the person-km of u's areas to v's representative area. With a
+    current plan (team label per area), putting an area in a team whose centre has another label
+    costs ``change_penalty_km_per_person`` extra per person. ``work`` (per area) adds the
+    workload band of ``settings.workload``.
     """
     members = block.members
+    if nodes is None or nodes.is_identity:
+        row, reps, labels = np.arange(len(members)), members, [geo.label(i) for i in members]
+    else:
+        ids, row = np.unique(nodes.of_area[members], return_inverse=True)
+        reps, labels = nodes.rep[ids], list(nodes.name[ids])
+    k = len(reps)
     local = -np.ones(geo.n, dtype=int)
-    local[members] = np.arange(len(members))
+    local[members] = row
     e = geo.edges
     inside = (local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)
-    edges = np.column_stack([local[e[inside, 0]], local[e[inside, 1]]])
-    labels = tuple(geo.label(i) for i in members)
-    dist = geo.distance_km(members, members)
-    cost = weights[members, None] * dist
+    pairs = np.sort(np.column_stack([local[e[inside, 0]], local[e[inside, 1]]]), axis=1)
+    edges = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0).reshape(-1, 2)
+    cost = weights[members, None] * geo.distance_km(members, reps)
     if current is not None and settings.change_penalty_km_per_person > 0:
-        moved = current[members, None] != current[None, members]
+        moved = current[members, None] != current[None, reps]
         cost = cost + settings.change_penalty_km_per_person * weights[members, None] * moved
+    node_work = None
+    if k < len(members):
+        merge = coo_matrix(
+            (np.ones(len(members)), (row, np.arange(len(members)))), (k, len(members))
+        )
+        merge = merge.tocsr()
+        cost = np.asarray(merge @ cost)
+        node_weights = np.asarray(merge @ weights[members]).ravel()
+        if work is not None:
+            node_work = np.asarray(merge @ work[members]).ravel()
+    else:
+        node_weights = weights[members].astype(float)
+        node_work = None if work is None else work[members].astype(float)
+    band = settings.workload
     return BlockInstance(
         name=block.name,
-        weights=weights[members].astype(float),
-        dist_km=dist,
+        weights=node_weights,
+        dist_km=geo.distance_km(reps, reps),
         cost=cost,
         edges=edges,
         min_pop=0.0 if block.undersized else float(settings.min_population),
         max_pop=float(settings.max_population),
         counts=block.counts,
-        labels=labels,
+        labels=tuple(labels),
+        work=node_work if band is not None else None,
+        min_work=0.0 if band is None or block.undersized else float(band.min or 0.0),
+        max_work=math.inf if band is None or band.max is None else float(band.max),
     )
+
+
+def expand_plan(plan: np.ndarray, block: Block, nodes: Nodes | None) -> np.ndarray:
+    """A plan over a block's nodes (each node's centre node) as a plan over its areas (each
+    area's centre area, as local indices into ``block.members``)."""
+    if nodes is None or nodes.is_identity:
+        return plan
+    ids, row = np.unique(nodes.of_area[block.members], return_inverse=True)
+    rep_local = np.searchsorted(block.members, nodes.rep[ids])
+    return rep_local[plan[row]]
 
 
 def band_for_count(inst: BlockInstance, count: int) -> BlockInstance:
     """The block with its band narrowed to what ``count`` teams allow: with the others at the
-    band's edges, one team holds at most P - (count - 1) min and at least P - (count - 1) max.
+    band's edges, one team holds at most P - (count - 1) min and at least P - (count - 1) max
+    (and the same for the workload band).
 
     Every plan with ``count`` teams keeps the narrowed band, so bounds and cuts stay valid; at
     a tight count it is much narrower (East Devon at 5 teams: 30,000-30,821 residents)."""
     total = float(inst.weights.sum())
     low = max(inst.min_pop, total - (count - 1) * inst.max_pop)
     high = min(inst.max_pop, total - (count - 1) * inst.min_pop)
-    if low <= inst.min_pop and high >= inst.max_pop:
+    work_low, work_high = inst.min_work, inst.max_work
+    if inst.work is not None:
+        work = float(inst.work.sum())
+        work_low = max(inst.min_work, work - (count - 1) * inst.max_work)
+        work_high = min(inst.max_work, work - (count - 1) * inst.min_work)
+    if (
+        low <= inst.min_pop
+        and high >= inst.max_pop
+        and work_low <= inst.min_work
+        and work_high >= inst.max_work
+    ):
         return inst
-    return replace(inst, min_pop=low, max_pop=max(low, high), counts=(count,))
+    return replace(
+        inst,
+        min_pop=low,
+        max_pop=max(low, high),
+        counts=(count,),
+        min_work=work_low,
+        max_work=max(work_low, work_high),
+    )
 
 
 def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockInstance:
@@ -287,4 +398,7 @@ def sub_instance(inst: BlockInstance, members: np.ndarray, count: int) -> BlockI
         max_pop=inst.max_pop,
         counts=(count,),
         labels=tuple(inst.labels[i] for i in members),
+        work=None if inst.work is None else inst.work[members],
+        min_work=inst.min_work,
+        max_work=inst.max_work,
     )

@@ -95,8 +95,10 @@ def plan_cost(centres: np.ndarray, inst: BlockInstance) -> float:
 def plan_is_valid(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> bool:
     pops = np.bincount(centres, weights=inst.weights, minlength=len(centres))
     used = np.unique(centres)
-    tol = TUNING.band_tolerance
-    in_band = np.all((pops[used] >= inst.min_pop - tol) & (pops[used] <= inst.max_pop + tol))
+    work = 0.0
+    if inst.work is not None:
+        work = np.bincount(centres, weights=inst.work, minlength=len(centres))[used]
+    in_band = np.all(inst.fits(pops[used], work))
     return bool(in_band and np.all(centres[used] == used) and not split_teams(centres, adj))
 
 

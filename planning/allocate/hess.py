@@ -51,6 +51,12 @@ class BlockModel:
             members = pulp.lpSum(float(w[i]) * x[i, j] for i in by_centre[j])
             prob += members <= inst.max_pop * x[j, j], f"max_pop_{j}"
             prob += members >= inst.min_pop * x[j, j], f"min_pop_{j}"
+            if inst.work is not None:
+                work = pulp.lpSum(float(inst.work[i]) * x[i, j] for i in by_centre[j])
+                if np.isfinite(inst.max_work):
+                    prob += work <= inst.max_work * x[j, j], f"max_work_{j}"
+                if inst.min_work > 0:
+                    prob += work >= inst.min_work * x[j, j], f"min_work_{j}"
             for i in by_centre[j]:
                 if i != j:
                     prob += x[i, j] <= x[j, j], f"centre_{i}_{j}"

@@ -14,6 +14,11 @@ from planning.allocate.tuning import TUNING
 TOL = TUNING.band_tolerance
 
 
+def work_of(inst: BlockInstance) -> np.ndarray:
+    """Each member's workload (zeros without a workload band, whose bounds are then 0 and inf)."""
+    return inst.work if inst.work is not None else np.zeros(len(inst.weights))
+
+
 def repair(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.ndarray | None:
     """Move each piece cut off from its team to a touching team, keeping the band; None if stuck."""
     centres = centres.copy()
@@ -22,15 +27,21 @@ def repair(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> n
         if not pieces:
             return centres if plan_is_valid(centres, inst, adj) else None
         pops = np.bincount(centres, weights=inst.weights, minlength=len(centres))
+        works = np.bincount(centres, weights=work_of(inst), minlength=len(centres))
         moved = False
         for j, piece in sorted(pieces, key=lambda p: (len(p[1]), p[1][0])):
             piece_pop = inst.weights[piece].sum()
-            if pops[j] - piece_pop < inst.min_pop - TOL:
+            piece_work = work_of(inst)[piece].sum()
+            if pops[j] - piece_pop < inst.min_pop - TOL or (
+                works[j] - piece_work < inst.min_work - TOL
+            ):
                 continue
             targets = {int(centres[v]) for u in piece for v in adj[u]} - {j}
             best = None
             for t in sorted(targets):
-                if pops[t] + piece_pop > inst.max_pop + TOL:
+                if pops[t] + piece_pop > inst.max_pop + TOL or (
+                    works[t] + piece_work > inst.max_work + TOL
+                ):
                     continue
                 cost = float(inst.cost[piece, t].sum())
                 if best is None or cost < best[0]:
@@ -39,6 +50,8 @@ def repair(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> n
                 centres[piece] = best[1]
                 pops[j] -= piece_pop
                 pops[best[1]] += piece_pop
+                works[j] -= piece_work
+                works[best[1]] += piece_work
                 moved = True
                 break
         if not moved:
@@ -69,20 +82,26 @@ def grow_plan(seeds: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
     move between touching teams, keeping each contiguous, until every team is in the band.
     """
     n = len(inst.weights)
+    work = work_of(inst)
     team = -np.ones(n, dtype=int)
     pops = np.zeros(n)
+    works = np.zeros(n)
     heap: list[tuple[float, int, int]] = []
     for s in seeds:
         team[s] = s
         pops[s] = inst.weights[s]
+        works[s] = work[s]
         for v in adj[s]:
             heapq.heappush(heap, (inst.dist_km[v, s], int(v), int(s)))
     while heap:
         _, v, s = heapq.heappop(heap)
         if team[v] >= 0 or pops[s] + inst.weights[v] > inst.max_pop:
             continue
+        if works[s] + work[v] > inst.max_work:
+            continue
         team[v] = s
         pops[s] += inst.weights[v]
+        works[s] += work[v]
         for u in adj[v]:
             if team[u] < 0:
                 heapq.heappush(heap, (inst.dist_km[u, s], int(u), int(s)))
@@ -104,24 +123,31 @@ def balance(team: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.
     """Move single boundary areas between touching teams to bring every team into the band."""
     team = team.copy()
     lo, hi = inst.min_pop, inst.max_pop
+    work = work_of(inst)
+    wlo, whi = inst.min_work, inst.max_work
+    wscale = whi if np.isfinite(whi) else max(wlo, 1.0)
 
-    def excess(p: float) -> float:
-        return max(0.0, lo - p) + max(0.0, p - hi)
+    def excess(p: float, u: float) -> float:  # out of band, in band widths of either band
+        out = (max(0.0, lo - p) + max(0.0, p - hi)) / hi
+        return out + (max(0.0, wlo - u) + max(0.0, u - whi)) / wscale
 
-    pops = {int(c): float(inst.weights[team == c].sum()) for c in np.unique(team)}
+    labels = np.unique(team)
+    pops = {int(c): float(inst.weights[team == c].sum()) for c in labels}
+    works = {int(c): float(work[team == c].sum()) for c in labels}
+    tol = TOL / hi
     for _ in range(TUNING.balance_moves_factor * len(team)):
-        if all(excess(p) < TOL for p in pops.values()):
+        if all(excess(pops[c], works[c]) < tol for c in pops):
             return team
         best = None
         for i in range(len(team)):
             a = int(team[i])
-            w = inst.weights[i]
+            w, u = inst.weights[i], work[i]
             if i == a:
                 continue
             for b in sorted({int(team[v]) for v in adj[i]} - {a}):
-                before = excess(pops[a]) + excess(pops[b])
-                after = excess(pops[a] - w) + excess(pops[b] + w)
-                if after < before - TOL:
+                before = excess(pops[a], works[a]) + excess(pops[b], works[b])
+                after = excess(pops[a] - w, works[a] - u) + excess(pops[b] + w, works[b] + u)
+                if after < before - tol:
                     gain = (before - after, -inst.dist_km[i, b])
                     if best is None or gain > best[0]:
                         members = np.flatnonzero(team == a)
@@ -133,6 +159,8 @@ def balance(team: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> np.
         team[i] = b
         pops[a] -= inst.weights[i]
         pops[b] += inst.weights[i]
+        works[a] -= work[i]
+        works[b] += work[i]
     return None
 
 
@@ -154,17 +182,19 @@ def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
     members = {int(c): np.flatnonzero(team == c) for c in np.unique(team)}
     cost = {c: medoid(m, inst)[1] for c, m in members.items()}
     pops = {c: float(inst.weights[m].sum()) for c, m in members.items()}
+    work = work_of(inst)
+    works = {c: float(work[m].sum()) for c, m in members.items()}
     improved = True
     passes = 0
     while improved and passes < TUNING.improve_max_passes:
         improved, passes = False, passes + 1
         for i in range(len(team)):
             a = int(team[i])
-            w = inst.weights[i]
-            if pops[a] - w < inst.min_pop - TOL:
+            w, u = inst.weights[i], work[i]
+            if pops[a] - w < inst.min_pop - TOL or works[a] - u < inst.min_work - TOL:
                 continue
             for b in sorted({int(team[v]) for v in adj[i]} - {a}):
-                if pops[b] + w > inst.max_pop + TOL:
+                if pops[b] + w > inst.max_pop + TOL or works[b] + u > inst.max_work + TOL:
                     continue
                 if not connected_without(members[a], i, adj):
                     break
@@ -177,6 +207,8 @@ def improve(centres: np.ndarray, inst: BlockInstance, adj: list[np.ndarray]) -> 
                     cost[a], cost[b] = cost_a, cost_b
                     pops[a] -= w
                     pops[b] += w
+                    works[a] -= u
+                    works[b] += u
                     improved = True
                     break
     return medoids(team, inst)  # every team relabelled by its best centre

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from planning.allocate.blocks import Block
-from planning.config import TeamSettings
+from planning.allocate.nodes import Nodes
+from planning.config import WORKLOAD_BASES, TeamSettings
 from planning.errors import SolverError
 from planning.geography import Geography, components
 
@@ -33,6 +34,10 @@ class TeamPlan:
     changed_areas: int | None = None  # with a current plan: areas whose team changes
     changed_residents: float | None = None
     changed_children: float | None = None
+    building_block: str = "lsoa"  # lsoa, or ward: every ward kept whole
+    nodes: int | None = None  # units the model placed whole (areas, wards, locked groups)
+    split_wards: list[str] = field(default_factory=list)  # wards kept whole piece by piece
+    locks: list[dict] = field(default_factory=list)  # teams.fixed_areas_csv labels
 
 
 def assemble(
@@ -41,6 +46,7 @@ def assemble(
     blocks: list[Block],
     plans: list[np.ndarray],
     settings: TeamSettings,
+    nodes: Nodes | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Team ids (T01...) by block, then north to south by centre; the teams table; checks."""
     team_of = np.empty(len(areas), dtype=object)
@@ -107,8 +113,12 @@ def assemble(
     ]
     assignment = pd.Series(team_of, index=areas.area_code.to_numpy(), name="team_id")
     assignment.index.name = "area_code"
+    for col in WORKLOAD_BASES:
+        if col in areas:
+            per_team = pd.Series(areas[col].to_numpy(float), index=team_of).groupby(level=0).sum()
+            teams[col] = teams.team_id.map(per_team).round(2)
     teams["below_band"] = teams.team_id.isin(below)
-    check_plan(assignment, areas, geo, settings, below)
+    check_plan(assignment, areas, geo, settings, below, nodes)
     return assignment, teams
 
 
@@ -118,8 +128,10 @@ def check_plan(
     geo: Geography,
     settings: TeamSettings,
     below_band: list[str] | tuple[str, ...] = (),
+    nodes: Nodes | None = None,
 ) -> None:
-    """Raise SolverError if any team is outside the band, split, or crosses its group.
+    """Raise SolverError if any team is outside the band (or the workload band), split, or
+    crosses its group, or if areas that must stay together (``nodes``) are in several teams.
 
     ``below_band`` teams (blocks below the band on their own, with ``teams.undersized:
     one_team``) may fall under the minimum, never over the maximum."""
@@ -141,6 +153,17 @@ def check_plan(
             problems.append(f"{team}: not contiguous")
         if settings.nesting == "district" and areas.district_code.iloc[members].nunique() > 1:
             problems.append(f"{team}: crosses districts")
+        band = settings.workload
+        if band is not None:
+            work = areas[band.basis].to_numpy(float)[members].sum()
+            low = 0.0 if team in below_band or band.min is None else band.min
+            high = np.inf if band.max is None else band.max
+            if not low - 1e-6 <= work <= high + 1e-6:
+                problems.append(f"{team}: {work:,.2f} {band.basis} is outside the workload band")
+    if nodes is not None and not nodes.is_identity:
+        per_node = pd.Series(teams).groupby(nodes.of_area).nunique()
+        for u in per_node.index[per_node > 1]:
+            problems.append(f"{nodes.name[u]}: split between teams")
     if settings.nesting == "groupings":
         group_of = {d: g.name for g in settings.groupings for d in g.districts}
         groups = areas.district_code.map(group_of).to_numpy()

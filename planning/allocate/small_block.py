@@ -131,6 +131,10 @@ def solve_small_block(
         columns = allowed & (extra <= threshold + 1e-6)
         st, mip_bound = run(columns, deadline, gap_target)
         everything = not np.isfinite(extra[allowed & ~columns].min(initial=math.inf))
+        if st == "infeasible" and best is None and not everything and not deadline.expired():
+            # no plan among the cheap columns: every column, to find one or prove there is none
+            st, mip_bound = run(allowed, deadline, gap_target)
+            everything = True
         if st == "infeasible" and best is None and everything:
             return _result(inst, count, "infeasible", None, None, None, start, rounds, cuts)
         if mip_bound is not None and (np.isfinite(ub) or best is None):

@@ -108,6 +108,14 @@ def star_model(
     lower += [np.full(k, -np.inf), np.zeros(k)]
     upper += [np.zeros(k), np.full(k, np.inf)]
     r += 2 * k
+    if inst.work is not None:  # and each open team's workload within the workload band
+        u = inst.work
+        high = inst.max_work if np.isfinite(inst.max_work) else 1e12
+        block(r + column, np.arange(nv), u[area] - high * is_centre)
+        block(r + k + column, np.arange(nv), u[area] - inst.min_work * is_centre)
+        lower += [np.full(k, -np.inf), np.zeros(k)]
+        upper += [np.zeros(k), np.full(k, np.inf)]
+        r += 2 * k
     # an area joins only an open centre, and only after a touching area nearer the centre
     member = np.flatnonzero(~is_centre)
     m = len(member)

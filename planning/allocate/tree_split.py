@@ -47,6 +47,8 @@ def _cut(
     length = inst.dist_km[edges[inside, 0], edges[inside, 1]]
     weights = inst.weights[nodes]
     total = float(weights.sum())
+    work = inst.work[nodes] if inst.work is not None else np.zeros(len(nodes))
+    total_work = float(work.sum())
     for _ in range(TUNING.tree_draws):
         noise = rng.uniform(1.0, 1.0 + TUNING.tree_noise, len(a))
         graph = coo_matrix((length * noise + 1e-6, (a, b)), shape=(len(nodes),) * 2)
@@ -56,8 +58,10 @@ def _cut(
         if len(order) < len(nodes):
             return None  # not connected: no cut can make connected parts
         below = weights.copy()
+        below_work = work.copy()
         for v in order[:0:-1]:  # children before parents
             below[parent[v]] += below[v]
+            below_work[parent[v]] += below_work[v]
         # every (subtree, teams in it) cut at once; keep the one whose tighter part has the
         # most room: the mean team furthest inside the band's nearer edge
         sub = below[order[1:]][:, None]
@@ -65,6 +69,12 @@ def _cut(
         rest = total - sub
         fits = (sub >= ks * lo - TOL) & (sub <= ks * hi + TOL)
         fits &= (rest >= (count - ks) * lo - TOL) & (rest <= (count - ks) * hi + TOL)
+        if inst.work is not None:  # both parts can also meet the workload band
+            sub_w = below_work[order[1:]][:, None]
+            rest_w = total_work - sub_w
+            wlo, whi = inst.min_work, inst.max_work
+            fits &= (sub_w >= ks * wlo - TOL) & (sub_w <= ks * whi + TOL)
+            fits &= (rest_w >= (count - ks) * wlo - TOL) & (rest_w <= (count - ks) * whi + TOL)
         if not fits.any():
             continue
         room = np.minimum(_room(sub / ks, lo, hi), _room(rest / (count - ks), lo, hi))
