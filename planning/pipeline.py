@@ -233,19 +233,9 @@ def run_stages(
     areas = area_data.areas
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
-    def workload_stage() -> pd.DataFrame:
-        rates = published_rates(
-            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
-        )
-        return area_workload(areas, rates, scenario.workforce)
-
     def teams_stage() -> TeamPlan:
-        current = current_plan(scenario, path, areas)
-        locks = fixed_areas(scenario, path, areas)
-        table = workload_stage() if scenario.teams.uses_workload else areas
-        plan = allocate_teams(table, geo, scenario.teams, scenario.solver, current, locks=locks)
-        log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
-        return plan
+        table = allocation_table(scenario, area_data)
+        return allocation_stage(scenario, path, table, geo)
 
     teams = stage("teams", k_teams, teams_stage)
 
@@ -263,6 +253,30 @@ def run_stages(
         ", ".join(reused) or "nothing",
     )
     return Result(scenario, path, area_data, geo, teams, hubs, rates, posts, costs, door), reused
+
+
+def allocation_table(scenario: Scenario, area_data: AreaData) -> pd.DataFrame:
+    """The areas table the allocation reads: with each area's workload when the scenario's
+    band basis or workload band needs it."""
+    areas = area_data.areas
+    if not scenario.teams.uses_workload:
+        return areas
+    rates = published_rates(
+        sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
+    )
+    return area_workload(areas, rates, scenario.workforce)
+
+
+def allocation_stage(
+    scenario: Scenario, path: Path, table: pd.DataFrame, geo: Geography
+) -> TeamPlan:
+    """The teams stage: the scenario's current plan and locks read relative to its file, then
+    ``allocate_teams`` over ``table`` (see ``allocation_table``)."""
+    current = current_plan(scenario, path, table)
+    locks = fixed_areas(scenario, path, table)
+    plan = allocate_teams(table, geo, scenario.teams, scenario.solver, current, locks=locks)
+    log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
+    return plan
 
 
 def hubs_stage(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planning.config import CASE_TYPES, TeamSettings, WorkforceSettings
-from planning.pipeline import Result
+from planning.pipeline import Result, allocation_table
 from planning.studio import match_teams
 from planning.workforce import Rates, size_workforce
 
@@ -30,6 +30,7 @@ class LiveContext:
     names: tuple[str, ...]
     neighbours: tuple[tuple[int, ...], ...]  # the planner's adjacency, links included
     weights: np.ndarray  # the band's basis
+    work: np.ndarray | None  # the workload band's basis (teams.workload), if any
     residents: np.ndarray
     children: np.ndarray  # children 0-17
     cases: np.ndarray  # expected Family Help + child protection cases
@@ -50,6 +51,7 @@ def live_context(result: Result, current: pd.Series | None = None) -> LiveContex
     """The live checks' arrays for a run (``current``: the scenario's current plan labels)."""
     areas = result.area_data.areas
     settings = result.scenario.teams
+    table = allocation_table(result.scenario, result.area_data)
     demand = result.posts.demand.reindex(areas.area_code)
     cases = demand[list(CASE_TYPES)].sum(axis=1).to_numpy(float)
     if settings.nesting == "district":
@@ -63,7 +65,8 @@ def live_context(result: Result, current: pd.Series | None = None) -> LiveContex
         codes=tuple(areas.area_code.astype(str)),
         names=tuple(areas.area_name.astype(str)),
         neighbours=tuple(tuple(int(j) for j in n) for n in result.geo.neighbours()),
-        weights=areas[settings.population_basis].to_numpy(float),
+        weights=table[settings.population_basis].to_numpy(float),
+        work=None if settings.workload is None else table[settings.workload.basis].to_numpy(float),
         residents=areas.residents.to_numpy(float),
         children=areas.children_0_17.to_numpy(float),
         cases=cases,
@@ -105,6 +108,14 @@ def team_problems(ctx: LiveContext, team: str, members: list[int]) -> list[str]:
         problems.append(f"below the band: {pop:,.0f} {basis} < {s.min_population:,.0f}")
     if pop > s.max_population + 1e-6:
         problems.append(f"above the band: {pop:,.0f} {basis} > {s.max_population:,.0f}")
+    band = s.workload
+    if band is not None and ctx.work is not None:
+        work = float(ctx.work[members].sum())
+        what = band.basis.replace("_", " ")
+        if band.min is not None and team not in ctx.below_band and work < band.min - 1e-6:
+            problems.append(f"below the workload band: {work:,.1f} {what} < {band.min:,.1f}")
+        if band.max is not None and work > band.max + 1e-6:
+            problems.append(f"above the workload band: {work:,.1f} {what} > {band.max:,.1f}")
     n = pieces(members, ctx.neighbours)
     if n > 1:
         problems.append(f"in {n} pieces (not contiguous)")

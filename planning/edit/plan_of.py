@@ -16,7 +16,7 @@ import pandas as pd
 
 from planning.allocate import TeamPlan, check_plan
 from planning.errors import ConfigError, SolverError
-from planning.pipeline import Result, result_for_plan
+from planning.pipeline import Result, allocation_table, result_for_plan
 from planning.report import write_outputs
 from planning.solve import relative_gap
 
@@ -26,7 +26,7 @@ def centre_costs(
 ) -> dict[str, tuple[int, float]]:
     """Each team's centre (the area index that makes it cheapest) and its cost in person-km on
     the band's basis, plus the scenario's change penalty against the current plan."""
-    areas = result.area_data.areas
+    areas = allocation_table(result.scenario, result.area_data)
     settings = result.scenario.teams
     weights = areas[settings.population_basis].to_numpy(float)
     labels = None if current is None else current.reindex(areas.area_code).to_numpy()
@@ -75,11 +75,15 @@ def teams_table(
     return pd.DataFrame(rows)
 
 
-def band_breaches(result: Result, assignment: pd.Series, allowed_below: set[str]) -> list[str]:
-    """Teams outside the band, in words (teams in ``allowed_below`` may be under the minimum)."""
+def band_breaches(
+    result: Result, table: pd.DataFrame, assignment: pd.Series, allowed_below: set[str]
+) -> list[str]:
+    """Teams outside the band or the workload band, in words (teams in ``allowed_below`` may
+    be under the minimum)."""
     s = result.scenario.teams
-    weights = result.area_data.areas.set_index("area_code")[s.population_basis]
-    pops = weights.groupby(assignment.reindex(weights.index)).sum()
+    frame = table.set_index("area_code")
+    team_of = assignment.reindex(frame.index)
+    pops = frame[s.population_basis].groupby(team_of).sum()
     out = []
     for team, pop in pops.items():
         low = 0.0 if team in allowed_below else s.min_population
@@ -88,6 +92,14 @@ def band_breaches(result: Result, assignment: pd.Series, allowed_below: set[str]
                 f"{team}: {pop:,.0f} {s.population_basis} is outside the band "
                 f"{s.min_population:,.0f}-{s.max_population:,.0f}"
             )
+    band = s.workload
+    if band is not None:
+        work = frame[band.basis].groupby(team_of).sum()
+        for team, value in work.items():
+            low = 0.0 if team in allowed_below or band.min is None else band.min
+            high = np.inf if band.max is None else band.max
+            if not low - 1e-6 <= value <= high + 1e-6:
+                out.append(f"{team}: {value:,.2f} {band.basis} is outside the workload band")
     return out
 
 
@@ -101,18 +113,20 @@ def edited_plan(
     nesting), and the band breaches accepted by ``override_band``. A plan outside the band
     without the override, split or across its district or grouping is a ConfigError."""
     base = result.teams
-    areas = result.area_data.areas
+    areas = allocation_table(result.scenario, result.area_data)
     assignment = assignment.reindex(areas.area_code).astype(str).rename("team_id")
     assignment.index.name = "area_code"
     below = [t for t in base.below_band_teams if t in set(assignment)]
-    breaches = band_breaches(result, assignment, set(below))
+    breaches = band_breaches(result, areas, assignment, set(below))
     if breaches and not override_band:
         raise ConfigError(
             "the edited plan breaks the band; save it only with the band override:", breaches
         )
     settings = result.scenario.teams
     if breaches:  # checked for contiguity and nesting, the band overridden
-        settings = settings.model_copy(update={"min_population": 0.0, "max_population": 1e18})
+        settings = settings.model_copy(
+            update={"min_population": 0.0, "max_population": 1e18, "workload": None}
+        )
     try:
         check_plan(assignment, areas, result.geo, settings, below)
     except SolverError as exc:

@@ -63,21 +63,19 @@ def write_inputs(
 def allocate_with_locks(scenario_yaml: str) -> dict[str, Any]:
     """In a worker process: the derived scenario's allocation. Returns the plan and its proof,
     or ``{"error": message, "exit_code": n}`` for a planning error (a lock that cannot hold)."""
-    from planning.allocate import allocate_teams
     from planning.config import load_scenario
     from planning.data import load_areas
     from planning.errors import PlanningError
     from planning.geography import build_geography
-    from planning.pipeline import current_plan
+    from planning.pipeline import allocation_stage, allocation_table
 
     path = Path(scenario_yaml)
     try:
         scenario = load_scenario(path)
         area_data = load_areas(scenario.councils, scenario.data_dir)
-        areas = area_data.areas
-        geo = build_geography(areas, scenario.geography)
-        current = current_plan(scenario, path, areas)
-        plan = allocate_teams(areas, geo, scenario.teams, scenario.solver, current)
+        geo = build_geography(area_data.areas, scenario.geography)
+        table = allocation_table(scenario, area_data)
+        plan = allocation_stage(scenario, path, table, geo)
     except PlanningError as exc:
         return {"error": str(exc), "kind": type(exc).__name__, "exit_code": exc.exit_code}
     return {

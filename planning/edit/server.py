@@ -140,8 +140,14 @@ def make_app(service: EditService, port: int) -> FastAPI:
         return service.start_reoptimise()
 
     @app.get("/api/job")
-    def job() -> dict[str, Any]:
-        return service.job_status()
+    def job():
+        """The re-optimisation: 200 while running or done; 409 with the allocation's own
+        message when it refused the locks (or stopped)."""
+        out = service.job_status()
+        job = out["job"]
+        if job is not None and job["state"] == "failed":
+            return JSONResponse({"error": job["message"], **out}, status_code=409)
+        return out
 
     @app.post("/api/save", status_code=201)
     def save(body: Save) -> dict[str, Any]:

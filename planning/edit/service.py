@@ -183,6 +183,7 @@ class EditService:
             return
         self._future = None
         self._pool.shutdown(wait=False)
+        self._pool = None
         try:
             out = future.result()
         except Exception as exc:  # a crashed worker: reported, the session goes on
@@ -291,9 +292,10 @@ class EditService:
     def close(self) -> None:
         """Stop a running worker and remove the session's scratch folder."""
         if self._pool is not None:
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
-                proc.terminate()
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                proc.terminate()  # a re-optimisation still running: stopped with the server
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         shutil.rmtree(self._work, ignore_errors=True)
 
 
