@@ -82,9 +82,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _studio_parsers(sub, data_help: str) -> None:
     compare = sub.add_parser(
-        "compare", help="run several scenarios and compare them side by side (first = reference)"
+        "compare",
+        help="run several scenarios (or read run folders, e.g. a plan saved by planning edit) "
+        "and compare them side by side (first = reference)",
     )
-    compare.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO")
+    compare.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO_OR_RUN_FOLDER")
     compare.add_argument("--out", type=Path, required=True, help="output folder")
     compare.add_argument("--data-dir", type=Path, help=data_help)
     sweep = sub.add_parser("sweep", help="run a scenario for every value of one or more settings")
@@ -172,7 +174,7 @@ def _edit(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 1 to 65535 (0: any free port)")
     bind(args.port).close()  # a port in use is refused before the run folder is read
-    service = EditService(args.run_dir, args.save_dir)
+    service = EditService(args.run_dir, args.save_dir, lambda line: print(line, flush=True))
 
     def ready(url: str) -> None:
         print(
@@ -253,7 +255,12 @@ def _compare(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     n = len(args.scenarios)
     with _Progress(n * (len(STAGES) + 1), "compare") as progress:
-        comparison = compare_scenarios(args.scenarios, args.data_dir, progress)
+        if any(path.is_dir() for path in args.scenarios):  # run folders, e.g. an edited plan
+            from planning.edit.run_folder import compare_paths
+
+            comparison = compare_paths(args.scenarios, args.data_dir, progress)
+        else:
+            comparison = compare_scenarios(args.scenarios, args.data_dir, progress)
         written = write_compare(comparison, args.out, progress)
     table = comparison.table.set_index("metric")
     keys = [

@@ -259,6 +259,26 @@ def _gbp(value: float | None) -> str:
     return gbp_text(value)
 
 
+def _edit_text(edit: dict[str, Any], teams) -> str:
+    """The summary's sentence on a plan edited by hand (``planning edit``)."""
+    moved = len(edit.get("moved_by_hand", []))
+    changed = (edit.get("changes_vs_optimised") or {}).get("areas", 0)
+    text = (
+        f"<b>This plan was edited by hand</b> (planning edit) from the optimised run "
+        f"{html.escape(str(edit.get('edited_from', '')))}: {moved} area moves by hand, "
+        f"{len(edit.get('reoptimisations', []))} re-optimisations with locked teams or areas, "
+        f"{changed} areas in a different team from the optimised plan. Its bound is the "
+        "optimised run's, so the gap is how far the edited plan is from the best possible one."
+    )
+    if edit.get("band_override"):
+        text += (
+            " <b>It was saved with the band overridden: "
+            + "; ".join(html.escape(b) for b in edit.get("band_breaches", []))
+            + ".</b>"
+        )
+    return text
+
+
 def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
     sc, teams, posts, costs = result.scenario, result.teams, result.posts, result.costs
     areas = result.area_data.areas
@@ -279,6 +299,8 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         f"(HiGHS) proved that no plan within the settings can be below {teams.bound:,.0f}, a gap "
         f"of {_pct(teams.gap)} (status: {html.escape(teams.status)}).",
     ]
+    if result.edit is not None:
+        text.append(_edit_text(result.edit, teams))
     if result.hubs is not None:
         hubs = result.hubs.hubs
         text.append(

@@ -101,6 +101,7 @@ def server(run_dir, tmp_path_factory):
     assert proc.returncode == 0, log.read_text()[-2000:]
     out = (saves.parent / f"{saves.name}-server.out").read_text()
     assert "press Ctrl-C to stop" in out and "stopped; saved:" in out
+    assert re.search(r"saved .*edited: status edited", out), out
     assert "Traceback" not in log.read_text()
 
 
@@ -455,18 +456,21 @@ def test_edit_in_the_browser_lock_reoptimise_save_and_compare(
     assert plan.set_index("area_code").team_id.to_dict() == state["assignment"]
     assert areas.set_index("area_code").team_id.to_dict() == state["assignment"]
     assert "current_plan.csv" in manifest["outputs_sha256"]
+    assert "This plan was edited by hand" in (saved / "report.html").read_text(encoding="utf-8")
     # a second save under the same name is refused, never overwritten
     status, reply = _call(server["url"] + "/api/save", "POST", {"name": "edited"})
     assert status == 409 and "already exists" in reply["error"], reply
 
-    # the studio's comparison accepts the saved folder beside the optimised run
-    from planning.studio import compare_results
-
-    first, _ = rebuild(read_run_folder(state_run(server)))
-    second, _ = rebuild(read_run_folder(saved))
-    comparison = compare_results(["optimised", "edited"], [first, second])
-    moved = comparison.changes["edited"]
-    assert moved.changed.sum() == state["changes_vs_optimised"]["areas"]
+    # planning compare accepts the saved folder beside the optimised run, as they were written
+    out = tmp_path / "compare"
+    assert main(["compare", state_run(server), str(saved), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "compare.csv").set_index("metric")
+    assert float(table.at["areas_changing_team_vs_first", "edited"]) == float(
+        state["changes_vs_optimised"]["areas"]
+    )
+    assert (
+        json.loads((out / "edited" / "manifest.json").read_text())["status"] == manifest["status"]
+    )
     assert manifest["edit"]["changes_vs_optimised"] == state["changes_vs_optimised"]
     page.screenshot(path=str(tmp_path / "editor.png"))
     assert errors == []

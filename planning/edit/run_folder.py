@@ -5,6 +5,7 @@ after allocation run again for it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from planning.data import load_areas
 from planning.errors import ConfigError
 from planning.geography import build_geography
 from planning.pipeline import Result, current_plan, result_for_plan
+from planning.studio import Comparison
 
 #: Scenario settings that name a file relative to the scenario's folder.
 FILE_SETTINGS = (
@@ -135,3 +137,30 @@ def rebuild(run: RunFolder) -> tuple[Result, pd.Series | None]:
     if current is not None:
         current = pd.Series(current.to_numpy(), index=area_data.areas.area_code.to_numpy())
     return result, current
+
+
+def compare_paths(
+    paths: list[Path],
+    data_dir: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """``planning compare`` over scenario files and run folders alike: a run folder (a
+    manifest, areas.csv and teams.csv, e.g. a plan saved by ``planning edit``) is compared as
+    it was written, not solved again; a scenario file is run as ``compare`` runs it."""
+    from planning.pipeline import STAGES
+    from planning.studio import compare_results, naming, run_file, scenario_labels
+
+    if len(paths) < 2:
+        raise ConfigError(f"compare needs at least two scenarios or run folders, got {len(paths)}")
+    labels = scenario_labels([Path(p) for p in paths])
+    cache: dict[str, Any] = {}
+    results = []
+    for label, path in zip(labels, paths, strict=True):
+        with naming(f"{label} ({path})"):
+            if Path(path).is_dir():
+                results.append(rebuild(read_run_folder(path))[0])
+                for stage in STAGES if progress is not None else ():
+                    progress(f"{label}: {stage}")
+            else:
+                results.append(run_file(path, data_dir, cache, progress))
+    return compare_results(labels, results)

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ class Busy(Refused):
 class EditService:
     """The state of one ``planning edit`` session (thread-safe)."""
 
-    def __init__(self, run_dir: Path | str, save_dir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path | str,
+        save_dir: Path | str | None = None,
+        on_save: Callable[[str], None] | None = None,
+    ) -> None:
+        self.on_save = on_save  # told one line per saved folder (the command line prints it)
         self.run = read_run_folder(run_dir)
         self.save_dir = Path(save_dir) if save_dir is not None else self.run.path.resolve().parent
         if not self.save_dir.is_dir():
@@ -241,6 +248,15 @@ class EditService:
             edit["objective"] = plan.objective
             _, written = save_edited(self.result, plan, edit, out)
             self.saved.append(str(out))
+        line = (
+            f"saved {out}: status {plan.status}, objective {plan.objective:,.0f} person-km, "
+            f"bound {plan.bound:,.0f} (the optimised run's), gap {100 * plan.gap:.2f}%"
+        )
+        if breaches:
+            line += "; BAND OVERRIDDEN: " + "; ".join(breaches)
+        log.info(line)
+        if self.on_save is not None:
+            self.on_save(line)
         return {
             "folder": str(out),
             "files": [p.name for p in written],
