@@ -390,6 +390,23 @@ def test_edit_in_the_browser_lock_reoptimise_save_and_compare(
         "([c, t]) => planningEditor.state().assignment[c] === t", arg=[code, target]
     )
 
+    # Shift+drag brushes a box: the areas whose label points are inside move to the team
+    page.evaluate("t => planningEditor.setTarget(t)", source)
+    x, y = page.evaluate("c => planningEditor.screenPoint(c)", code)
+    page.keyboard.down("Shift")
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.down()
+    page.mouse.move(x + 3, y + 3, steps=4)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function(
+        "([c, t]) => planningEditor.state().assignment[c] === t", arg=[code, source]
+    )
+    page.click("#undo")
+    page.wait_for_function(
+        "([c, t]) => planningEditor.state().assignment[c] === t", arg=[code, target]
+    )
+
     # a band break is saved only with the override
     if outside:
         page.fill("#save-name", "over-band")
