@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
 from planning.checks import read_csv
@@ -232,17 +230,22 @@ def run_stages(
     areas = area_data.areas
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
-    def workload_stage() -> pd.DataFrame:
+    def workload_stage() -> Any:
         rates = published_rates(
             sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
         )
         return area_workload(areas, rates, scenario.workforce)
 
+    if k_load:  # the areas with their workload, for a workload band or basis
+        if k_load not in cache:
+            cache[k_load] = workload_stage()
+        areas = cache[k_load]
+        area_data = replace(area_data, areas=areas)
+
     def teams_stage() -> TeamPlan:
         current = current_plan(scenario, path, areas)
         locks = fixed_areas(scenario, path, areas)
-        table = workload_stage() if scenario.teams.uses_workload else areas
-        plan = allocate_teams(table, geo, scenario.teams, scenario.solver, current, locks=locks)
+        plan = allocate_teams(areas, geo, scenario.teams, scenario.solver, current, locks=locks)
         log.info("teams: %d teams, gap %.3f%%", len(plan.teams), 100 * plan.gap)
         return plan
 
