@@ -25,7 +25,7 @@ from planning import front_door as fd
 from planning.config import Scenario, _model_of
 from planning.rounding import gbp_text, whole
 from planning.workbook import cost_figures, front_door_costs, role_costs
-from planning.workforce import ROLE_NAMES
+from planning.workforce import ROLE_NAMES, team_fte_spread
 
 ALL_ROLE_NAMES = {**ROLE_NAMES, **fd.ROLE_NAMES}
 
@@ -330,12 +330,29 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
             f"({_gbp(shown['front_door_cost_gbp'])} a year; section 8), so the plan costs "
             f"{_gbp(shown['total_cost_gbp'])} in all."
         )
+    spread = team_fte_spread(posts.teams)
+    hold, total = spread["case_holding_fte"], spread["total_fte"]
     text.append(
         f"Sized to the caseload targets, the teams need {posts.total_fte:,.1f} FTE "
         f"({costs.summary()['case_holding_fte']:,.1f} holding cases) at a cost of "
         f"{_gbp(shown.get('teams_cost_gbp', shown['total_cost_gbp']))} a year.{door_text} "
         f"{budget}"
     )
+    text.append(
+        f"Team sizes: {hold['min']:g} to {hold['max']:g} case-holding FTE (the largest "
+        f"{hold['ratio']:g} times the smallest) and {total['min']:g} to {total['max']:g} FTE in "
+        f"all ({total['ratio']:g} times)"
+        + (
+            f"; the workload band holds each team to {_band_text(sc.teams.workload)}."
+            if sc.teams.workload is not None
+            else "; no workload band was set, so team sizes follow deprivation."
+        )
+    )
+    if sc.teams.building_block == "ward":
+        text.append(
+            f"Every patch is made of whole May 2024 wards ({teams.nodes} wards or joined wards "
+            f"as building blocks{'; ' + str(len(teams.ward_joins)) + ' wards whose LSOAs come in separate pieces were joined with the wards linking them' if teams.ward_joins else ''})."  # noqa: E501
+        )
     key = [
         ("areas", len(areas)),
         ("residents", round(float(areas["residents"].sum()))),
@@ -346,11 +363,19 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         ("allocation bound (person-km)", round(teams.bound, 1)),
         ("allocation gap", _pct(teams.gap, 3)),
         ("total FTE", posts.total_fte + costs.front_door_fte),
+        ("team case-holding FTE, smallest to largest", f"{hold['min']:g}-{hold['max']:g}"),
+        ("team case-holding FTE, largest / smallest", hold["ratio"]),
         ("total cost a year", _gbp(shown["total_cost_gbp"])),
         ("budget", _gbp(shown["budget_gbp"])),
         ("budget position", costs.position),
     ]
     return "".join(f"<p>{t}</p>" for t in text), pd.DataFrame(key, columns=["measure", "value"])
+
+
+def _band_text(band) -> str:
+    low = "any" if band.min is None else f"{band.min:g}"
+    high = "any" if band.max is None else f"{band.max:g}"
+    return f"{low} to {high} {words(band.basis).replace('fte', 'FTE')} (before rounding)"
 
 
 def _accessibility(result) -> pd.DataFrame:

@@ -148,6 +148,9 @@ def team_map(result, teams_gdf: gpd.GeoDataFrame | None = None) -> Figure:
     palette = team_colours(result)
     colours = areas.area_code.map(assignment).astype(str).map(palette)
     areas.plot(ax=ax, color=list(colours), edgecolor="white", linewidth=0.15)
+    if result.scenario.teams.building_block == "ward":  # the wards the patches are built from
+        wards = areas[["ward_code", "geometry"]].dissolve(by="ward_code", sort=True)
+        wards.boundary.plot(ax=ax, color="#555555", linewidth=0.35, linestyle=(0, (2, 2)))
     teams_gdf.boundary.plot(ax=ax, color="#333333", linewidth=0.6)
     districts = areas[["district_code", "geometry"]].dissolve(by="district_code", sort=True)
     districts.boundary.plot(ax=ax, color="black", linewidth=1.6)

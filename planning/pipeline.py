@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from planning.allocate import TeamPlan, allocate_teams, feasible_blocks
 from planning.checks import read_csv
-from planning.config import Scenario, load_scenario
+from planning.config import WORKLOAD_BASES, Scenario, load_scenario
 from planning.costing import Costs, cost_plan
 from planning.data import (
     AreaData,
@@ -233,9 +233,20 @@ def run_stages(
     areas = area_data.areas
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
+    def workload_stage() -> Any:
+        rates = published_rates(
+            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
+        )
+        return area_workload(areas, rates, scenario.workforce)
+
+    if k_load:  # the areas with their workload, for a workload band or basis
+        if k_load not in cache:
+            cache[k_load] = workload_stage()
+        areas = cache[k_load]
+        area_data = replace(area_data, areas=areas)
+
     def teams_stage() -> TeamPlan:
-        table = allocation_table(scenario, area_data)
-        return allocation_stage(scenario, path, table, geo)
+        return allocation_stage(scenario, path, areas, geo)
 
     teams = stage("teams", k_teams, teams_stage)
 
@@ -259,7 +270,7 @@ def allocation_table(scenario: Scenario, area_data: AreaData) -> pd.DataFrame:
     """The areas table the allocation reads: with each area's workload when the scenario's
     band basis or workload band needs it."""
     areas = area_data.areas
-    if not scenario.teams.uses_workload:
+    if not scenario.teams.uses_workload or set(WORKLOAD_BASES) <= set(areas.columns):
         return areas
     rates = published_rates(
         sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year

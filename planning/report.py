@@ -27,6 +27,7 @@ import pyogrio
 import yaml
 
 import planning
+from planning.config import WORKLOAD_BASES
 from planning.data import (
     FIXED_GPKG_TIME,
     RATE_FILES,
@@ -40,6 +41,7 @@ from planning.pipeline import Result
 from planning.rounding import COUNT_COLUMNS, largest_remainder, whole_counts
 from planning.solve import solver_versions
 from planning.workbook import cost_figures, write_staffing
+from planning.workforce import team_fte_spread
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,8 @@ def areas_table(result: Result) -> pd.DataFrame:
     areas["team_id"] = areas.area_code.map(result.teams.assignment)
     for col, values in whole_counts(areas, result.teams.assignment).items():
         areas[col] = values
-    return areas[AREA_COLUMNS + EXTRA_AREA_COLUMNS].sort_values("area_code")
+    workload = [c for c in WORKLOAD_BASES if c in areas]  # with a workload band or basis
+    return areas[AREA_COLUMNS + EXTRA_AREA_COLUMNS + workload].sort_values("area_code")
 
 
 def teams_table(result: Result) -> pd.DataFrame:
@@ -102,6 +105,9 @@ def teams_table(result: Result) -> pd.DataFrame:
         teams["below_band"] = teams["below_band"].fillna(False).astype(bool)
     if result.hubs is not None:
         teams["base_hub"] = teams.team_id.map(result.hubs.team_base)
+    if result.scenario.teams.building_block == "ward":  # each patch named by its whole wards
+        named = areas.drop_duplicates("ward_code").groupby("team_id").ward_name
+        teams["wards"] = teams.team_id.map(named.agg(lambda w: "; ".join(sorted(w))))
     return teams
 
 
@@ -239,6 +245,11 @@ def manifest(result: Result) -> dict:
         ),
         "allocation_tuning": teams.tuning,
         "below_band_teams": teams.below_band_teams,
+        "building_block": teams.building_block,
+        "model_nodes": teams.nodes,
+        "ward_joins": teams.ward_joins,
+        "locks": teams.locks,
+        "team_fte_spread": team_fte_spread(result.posts.teams),
         "links": [link.__dict__ for link in result.geo.links],
         "inputs_sha256": dict(sorted(inputs.items())),
         "versions": {

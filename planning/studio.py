@@ -51,7 +51,7 @@ from planning.hubs import weighted_quantile
 from planning.pipeline import Result, input_file_problems, run_stages
 from planning.report import write_staged
 from planning.workbook import cost_figures, team_costs
-from planning.workforce import CASE_HOLDING, ROLE_NAMES
+from planning.workforce import CASE_HOLDING, ROLE_NAMES, team_fte_spread
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,15 @@ def _hub_distances(result: Result) -> dict[str, Any]:
     }
 
 
+def _band(band) -> str:
+    """A workload band as text ("case_holding_fte 14-29"), or "none"."""
+    if band is None:
+        return "none"
+    low = "" if band.min is None else f"{band.min:g}"
+    high = "" if band.max is None else f"{band.max:g}"
+    return f"{band.basis} {low}-{high}"
+
+
 def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
     """One plan's headline figures as (section, metric, value); units are in the metric names."""
     sc, teams, posts, costs = result.scenario, result.teams, result.posts, result.costs
@@ -121,6 +130,8 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ("scenario", "band_min_population", sc.teams.min_population),
         ("scenario", "band_max_population", sc.teams.max_population),
         ("scenario", "nesting", sc.teams.nesting),
+        ("scenario", "building_block", sc.teams.building_block),
+        ("scenario", "workload_band", _band(sc.teams.workload)),
         ("teams", "teams", len(frame)),
     ]
     columns = ["residents", "children_0_17"]
@@ -159,6 +170,12 @@ def plan_metrics(result: Result) -> list[tuple[str, str, Any]]:
         ),
         ("workforce", "worst_caseload_pressure", round(float(holders.caseload_pressure.max()), 3)),
     ]
+    for col, spread in team_fte_spread(posts.teams).items():
+        rows += [
+            ("workforce", f"team_{col}_min", spread["min"]),
+            ("workforce", f"team_{col}_max", spread["max"]),
+            ("workforce", f"team_{col}_largest_over_smallest", spread["ratio"]),
+        ]
     door = getattr(result, "front_door", None)
     if door is not None:
         average, peak = door.day("average"), door.day("peak")

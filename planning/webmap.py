@@ -148,7 +148,14 @@ def map_data(result, tolerance_m: float = SIMPLIFY_M) -> dict[str, Any]:
         "team_totals": _team_totals(result),
         "localities": None,
         "hubs": None,
+        "wards": None,
     }
+    if result.scenario.teams.building_block == "ward":  # the wards the patches are built from
+        wards = areas[["ward_code", "ward_name", "geometry"]].dissolve(by="ward_code", sort=True)
+        data["wards"] = {
+            "type": "FeatureCollection",
+            "features": _features(wards.reset_index(), ["ward_code", "ward_name"], tolerance_m),
+        }
     if hubs is not None:
         from planning.hubs import hubs_layer, localities_layer
 
@@ -256,6 +263,8 @@ _PAGE = r"""<!DOCTYPE html>
   path.team-line { fill: none; stroke: #333; stroke-width: 1.2; vector-effect: non-scaling-stroke;
     pointer-events: none; }
   path.team-line.sel { stroke: #000; stroke-width: 3.5; }
+  path.ward { fill: none; stroke: #555; stroke-width: 0.8; stroke-dasharray: 2 2;
+    vector-effect: non-scaling-stroke; pointer-events: none; }
   path.locality { fill: none; stroke: #7a0177; stroke-width: 2.4; stroke-dasharray: 7 4;
     vector-effect: non-scaling-stroke; pointer-events: none; }
   text { pointer-events: none; paint-order: stroke; stroke: #fff; stroke-width: 3px;
@@ -281,6 +290,7 @@ _PAGE = r"""<!DOCTYPE html>
       <label><input type="checkbox" id="show-teams" checked> Teams (areas coloured by team)</label>
       <label><input type="checkbox" id="show-hubs" checked> Family hubs</label>
       <label><input type="checkbox" id="show-localities" checked> Localities</label>
+      <label><input type="checkbox" id="show-wards" checked> Wards (May 2024)</label>
       <label><input type="checkbox" id="show-tiles"> Background map (OpenStreetMap; needs
         internet)</label>
     </fieldset>
@@ -293,6 +303,7 @@ _PAGE = r"""<!DOCTYPE html>
     <svg id="map" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Map of team patches">
       <g id="layer-tiles"></g>
       <g id="layer-areas"></g>
+      <g id="layer-wards"></g>
       <g id="layer-team-lines"></g>
       <g id="layer-localities"></g>
       <g id="layer-team-labels"></g>
@@ -378,6 +389,15 @@ _PAGE = r"""<!DOCTYPE html>
     var t = el("text", {x: q[0], y: q[1], "data-size": 11}, gLabels);
     t.textContent = id; labelNodes.push(t);
   });
+  var gWards = document.getElementById("layer-wards");
+  if (DATA.wards) {
+    DATA.wards.features.forEach(function (f) {
+      el("path", {d: pathOf(f.geometry), "class": "ward", "fill-rule": "evenodd",
+        "data-ward": f.properties.ward_code}, gWards);
+    });
+  } else {
+    document.getElementById("show-wards").disabled = true;
+  }
   var gLoc = document.getElementById("layer-localities");
   if (DATA.localities) {
     DATA.localities.features.forEach(function (f) {
@@ -592,6 +612,7 @@ _PAGE = r"""<!DOCTYPE html>
   toggle("show-teams", function (on) { svg.classList.toggle("no-teams", !on); });
   toggle("show-hubs", function (on) { gHubs.style.display = on ? "" : "none"; });
   toggle("show-localities", function (on) { gLoc.style.display = on ? "" : "none"; });
+  toggle("show-wards", function (on) { gWards.style.display = on ? "" : "none"; });
   toggle("show-tiles", function (on) {
     tilesOn = on; document.getElementById("tile-credit").textContent =
       on ? "; background \u00a9 OpenStreetMap contributors" : "";

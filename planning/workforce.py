@@ -526,6 +526,15 @@ def size_workforce(
     )
 
 
+def team_fte_spread(posts_teams: pd.DataFrame) -> dict:
+    """The smallest and largest team in case-holding and total FTE, and largest / smallest."""
+    out = {}
+    for col in ("case_holding_fte", "total_fte"):
+        low, high = float(posts_teams[col].min()), float(posts_teams[col].max())
+        out[col] = {"min": low, "max": high, "ratio": round(high / low, 3) if low > 0 else None}
+    return out
+
+
 def sort_posts(table: pd.DataFrame) -> pd.DataFrame:
     """Rows by team, then roles in output order."""
     order = table["role"].map(ROLE_ORDER)

@@ -62,14 +62,16 @@ def test_whole_wards_stay_in_one_team_and_the_objective_is_area_person_km():
     assert lsoa.objective <= plan.objective + 1e-9  # whole wards can only cost more
 
 
-def test_a_ward_in_two_separate_pieces_is_kept_whole_piece_by_piece():
+def test_a_ward_in_two_separate_pieces_is_joined_with_the_ward_between():
     areas, geo = grid("AAAA\nAAAA")
-    areas = with_wards(areas, "abba\nccdd")  # ward a is two pieces (left and right ends)
+    areas = with_wards(areas, "abba\nccdd")  # ward a is two pieces (the ends of the top row)
     settings = TeamSettings(
         min_population=4, max_population=4.5, total_teams=2, building_block="ward"
     )
     plan = allocate_teams(areas, geo, settings, SOLVER)
-    assert any(w.startswith("E0500" + f"{ord('a'):04d}") for w in plan.split_wards)
+    assert len(plan.ward_joins) == 1 and "Ward b" in plan.ward_joins[0]
+    team = plan.assignment.to_numpy()
+    assert len(set(team[:4])) == 1 and team[0] != team[4]  # a and b together: the top row
     check_plan(plan.assignment, areas, geo, settings)
 
 

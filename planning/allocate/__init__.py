@@ -148,7 +148,7 @@ def allocate_teams(
         **_changes(areas, geo, assignment, teams, labels),
         building_block=settings.building_block,
         nodes=nodes.n,
-        split_wards=list(nodes.split_wards),
+        ward_joins=list(nodes.ward_joins),
         locks=list(nodes.locks),
     )
 

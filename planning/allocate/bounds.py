@@ -44,21 +44,31 @@ def lp_bound(
     w, d = inst.weights, inst.dist_km
     cost = inst.cost
     centres = np.flatnonzero(np.diag(allowed))
-    lp = IncrementalLp(
-        np.concatenate([np.ones(n), [count], np.full(n, -np.inf), np.zeros(n)]),
-        np.concatenate([np.ones(n), [count], np.zeros(n), np.full(n, np.inf)]),
-        threads=threads,
-    )
+    # a workload band adds two rows per centre, as the population band: (u_j - max), (u_j - min)
+    u = inst.work
+    bands = 1 if u is None else 2
+    rows = 1 + (1 + 2 * bands) * n
+    lower = [np.ones(n), [count], np.full(n, -np.inf), np.zeros(n)]
+    upper = [np.ones(n), [count], np.zeros(n), np.full(n, np.inf)]
+    if u is not None:
+        lower += [np.full(n, -np.inf), np.zeros(n)]
+        upper += [np.zeros(n), np.full(n, np.inf)]
+        u_max = min(inst.max_work, float(u.sum()))
+    lp = IncrementalLp(np.concatenate(lower), np.concatenate(upper), threads=threads)
     # centre columns: assignment of j, the count, and the band rows of j (w_j - max, w_j - min)
     k = len(centres)
+    entries = [centres, np.full(k, n), n + 1 + centres, 2 * n + 1 + centres]
+    values = [np.ones(k), np.ones(k), w[centres] - inst.max_pop, w[centres] - inst.min_pop]
+    if u is not None:
+        entries += [3 * n + 1 + centres, 4 * n + 1 + centres]
+        values += [u[centres] - u_max, u[centres] - inst.min_work]
+    per = len(entries)
     lp.add_columns(
         cost[centres, centres],
         np.ones(k),
-        np.arange(0, 4 * k + 1, 4),
-        np.column_stack([centres, np.full(k, n), n + 1 + centres, 2 * n + 1 + centres]).ravel(),
-        np.column_stack(
-            [np.ones(k), np.ones(k), w[centres] - inst.max_pop, w[centres] - inst.min_pop]
-        ).ravel(),
+        np.arange(0, per * k + 1, per),
+        np.column_stack(entries).ravel(),
+        np.column_stack(values).ravel(),
     )
     centre_col = -np.ones(n, dtype=int)
     centre_col[centres] = np.arange(k)
@@ -70,12 +80,18 @@ def lp_bound(
     def add(ii: np.ndarray, jj: np.ndarray) -> None:
         m = len(ii)
         first = lp.num_col
+        entries = [ii, n + 1 + jj, 2 * n + 1 + jj]
+        values = [np.ones(m), w[ii], w[ii]]
+        if u is not None:
+            entries += [3 * n + 1 + jj, 4 * n + 1 + jj]
+            values += [u[ii], u[ii]]
+        per = len(entries)
         lp.add_columns(
             cost[ii, jj],
             np.ones(m),
-            np.arange(0, 3 * m + 1, 3),
-            np.column_stack([ii, n + 1 + jj, 2 * n + 1 + jj]).ravel(),
-            np.column_stack([np.ones(m), w[ii], w[ii]]).ravel(),
+            np.arange(0, per * m + 1, per),
+            np.column_stack(entries).ravel(),
+            np.column_stack(values).ravel(),
         )
         lp.add_rows(
             np.full(m, -np.inf),
@@ -92,14 +108,21 @@ def lp_bound(
     # artificial columns keep every restricted LP feasible (big-M phase one): one per
     # assignment row and one per band-floor row; a positive one at the end means no LP solution
     big = 10.0 * float(d.max() + 1.0)
+    floors = [2 * n + 1 + np.arange(n)] + ([4 * n + 1 + np.arange(n)] if u is not None else [])
+    caps = [np.full(n, inst.min_pop)] + ([np.full(n, inst.min_work)] if u is not None else [])
+    # per unit of the workload floor: as dear as the people that carry the least workload
+    per_unit = [np.full(n, big)]
+    if u is not None:
+        least = float(u[u > 0].min()) if (u > 0).any() else 1.0
+        per_unit.append(np.full(n, big * float(w.max() + 1.0) / least))
     lp.add_columns(
-        np.concatenate([np.full(n, big * float(w.max() + 1.0)), np.full(n, big)]),
-        np.concatenate([np.ones(n), np.full(n, inst.min_pop)]),
-        np.arange(2 * n + 1),
-        np.concatenate([np.arange(n), 2 * n + 1 + np.arange(n)]),
-        np.ones(2 * n),
+        np.concatenate([np.full(n, big * float(w.max() + 1.0)), *per_unit]),
+        np.concatenate([np.ones(n), *caps]),
+        np.arange((1 + len(floors)) * n + 1),
+        np.concatenate([np.arange(n), *floors]),
+        np.ones((1 + len(floors)) * n),
     )
-    artificial = np.arange(k, k + 2 * n)
+    artificial = np.arange(k, k + (1 + len(floors)) * n)
     col_index = list(range(k))
     per_area = min(n - 1, TUNING.lp_first_columns_per_area)
     order = np.argsort(np.where(offdiag, d, np.inf), axis=1, kind="stable")[:, :per_area]
@@ -117,6 +140,9 @@ def lp_bound(
             sol.row_dual[2 * n + 1 : 3 * n + 1],
         )
         rc = cost - ya[:, None] - w[:, None] * (ycap + yfloor)[None, :]
+        if u is not None:
+            ucap, ufloor = sol.row_dual[3 * n + 1 : 4 * n + 1], sol.row_dual[4 * n + 1 : rows]
+            rc = rc - u[:, None] * (ucap + ufloor)[None, :]
         candidate = np.where(offdiag & ~present, rc, np.inf)
         if candidate.min() >= -1e-9 * max(1.0, abs(sol.objective)):
             if sol.x[artificial].max() > 1e-6:

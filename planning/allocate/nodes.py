@@ -6,8 +6,9 @@ model over wards is smaller and keeps every ward whole exactly. Each node is nam
 representative area, the member that is its own best centre; a team centred on a node is
 centred on that area, and the cost of a node joining it is the sum of its members' costs, so a
 plan's objective is the same person-km as of the areas it expands to. A node is always one
-contiguous piece: a ward split in two by the adjacency becomes one node per piece (logged), and
-a locked label whose areas do not touch is refused.
+contiguous piece: a ward whose LSOAs come out in separate pieces is joined with the wards that
+link them (logged, and recorded in the manifest), and a locked label whose areas do not touch is
+refused.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Nodes:
     rep: np.ndarray  # representative area of every node: the member that is its best centre
     kind: np.ndarray  # "area", "ward" or "locked" per node
     name: np.ndarray  # label per node (the area, the ward or the locked label)
-    split_wards: tuple[str, ...] = ()  # wards kept as several pieces (not contiguous)
+    ward_joins: tuple[str, ...] = ()  # wards in pieces, joined with the wards linking them
     locks: tuple[dict, ...] = ()  # each locked label: its areas, residents and node
 
     @property
@@ -60,6 +61,87 @@ def _union_find(n: int, pairs: np.ndarray) -> np.ndarray:
     return renumber[labels]
 
 
+def _pieces(members: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
+    """Connected-piece label of each of ``members`` (area indices) in the area graph."""
+    local = np.full(n, -1)
+    local[members] = np.arange(len(members))
+    inside = (local[edges[:, 0]] >= 0) & (local[edges[:, 1]] >= 0)
+    return components(len(members), local[edges[inside]].reshape(-1, 2))
+
+
+def whole_wards(areas: pd.DataFrame, geo: Geography) -> tuple[np.ndarray, list[str]]:
+    """A group per area such that every ward lies in one contiguous group.
+
+    Wards are built from LSOAs by the ONS best-fit lookup (an LSOA goes to the ward holding its
+    population-weighted centroid), so a few wards come out as separate pieces. Such a ward is
+    joined with the wards of the fewest areas that link its pieces (a shortest path inside its
+    district), so every ward still stays whole and every team can still be contiguous; each
+    join is returned as a line for the log."""
+    ward = areas.ward_code.to_numpy()
+    names = dict(zip(areas.ward_code, areas.ward_name, strict=False))
+    district = areas.district_code.to_numpy()
+    _, group = np.unique(ward, return_inverse=True)
+    adj = geo.neighbours()
+    notes: list[str] = []
+    for _ in range(len(names)):
+        broken = None
+        for g in np.unique(group):
+            members = np.flatnonzero(group == g)
+            parts = _pieces(members, geo.edges, geo.n)
+            if parts.max() > 0:
+                broken = (g, members, parts)
+                break
+        if broken is None:
+            return group, notes
+        g, members, parts = broken
+        path = _link_path(members[parts == 0], members[parts != 0], adj, district)
+        if path is None:  # no link inside the district: keep the pieces apart, say so
+            notes.append(f"ward(s) {_ward_list(ward, members, names)}: separate pieces kept apart")
+            group[members[parts != 0]] = group.max() + 1
+            continue
+        joined = np.unique(group[path])
+        notes.append(
+            f"{_ward_list(ward, members, names)} is in {parts.max() + 1} pieces; joined with "
+            f"{_ward_list(ward, np.flatnonzero(np.isin(group, joined) & (group != g)), names)} "
+            f"through {', '.join(geo.codes[path])}"
+        )
+        group[np.isin(group, joined)] = g
+    return group, notes
+
+
+def _ward_list(ward: np.ndarray, members: np.ndarray, names: dict) -> str:
+    return ", ".join(f"{w} ({names[w]})" for w in sorted(set(ward[members])))
+
+
+def _link_path(
+    start: np.ndarray, goal: np.ndarray, adj: list[np.ndarray], district: np.ndarray
+) -> np.ndarray | None:
+    """The areas strictly between ``start`` and ``goal`` on a fewest-areas path that stays in
+    their district (breadth first, ties by area order), or None."""
+    where = district[start[0]]
+    parent = {int(a): -1 for a in start}
+    frontier = [int(a) for a in start]
+    goals = set(goal.tolist())
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in adj[u]:
+                v = int(v)
+                if v in parent or district[v] != where:
+                    continue
+                parent[v] = u
+                if v in goals:
+                    path = []
+                    u = parent[v]
+                    while parent.get(u, -1) != -1:
+                        path.append(u)
+                        u = parent[u]
+                    return np.array(sorted(path), dtype=int)
+                nxt.append(v)
+        frontier = nxt
+    return None
+
+
 def area_nodes(
     areas: pd.DataFrame,
     geo: Geography,
@@ -72,22 +154,13 @@ def area_nodes(
     n = geo.n
     edges = geo.edges
     joins = [np.empty((0, 2), dtype=int)]
-    split_wards: list[str] = []
+    ward_joins: list[str] = []
     if building_block == "ward":
-        ward = areas.ward_code.to_numpy()
-        same = ward[edges[:, 0]] == ward[edges[:, 1]]
+        group, ward_joins = whole_wards(areas, geo)
+        same = group[edges[:, 0]] == group[edges[:, 1]]
         joins.append(edges[same])
-        pieces = _union_find(n, edges[same])
-        per_ward = pd.Series(pieces).groupby(ward).nunique()
-        for code in per_ward.index[per_ward > 1]:
-            name = areas.ward_name[areas.ward_code == code].iloc[0]
-            split_wards.append(f"{code} ({name}): {per_ward[code]} pieces")
-        if split_wards:
-            log.warning(
-                "%d ward(s) are not one contiguous piece of LSOAs; each piece is kept whole: %s",
-                len(split_wards),
-                "; ".join(split_wards),
-            )
+        for note in ward_joins:
+            log.warning("whole wards: %s", note)
     lock_rows: list[dict] = []
     label_of = None
     if locks is not None:
@@ -95,10 +168,7 @@ def area_nodes(
         problems = []
         for label in sorted({str(v) for v in label_of if isinstance(v, str) and v}):
             members = np.flatnonzero(label_of == label)
-            inside = np.isin(edges, members).all(axis=1)
-            local = {a: k for k, a in enumerate(members)}
-            sub = np.array([[local[a], local[b]] for a, b in edges[inside]]).reshape(-1, 2)
-            parts = components(len(members), sub)
+            parts = _pieces(members, edges, n)
             if parts.max() > 0:
                 pieces = [
                     ", ".join(geo.label(i) for i in members[parts == p][:3])
@@ -126,7 +196,7 @@ def area_nodes(
     sizes = np.bincount(of_area, minlength=count)
     rep = np.empty(count, dtype=int)
     kind = np.full(count, "area", dtype=object)
-    name = geo.codes[np.searchsorted(of_area, np.arange(count))].astype(object) if n else kind
+    name = np.empty(count, dtype=object)
     order = np.argsort(of_area, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     ward_names = areas.ward_name.to_numpy() if building_block == "ward" else None
@@ -156,7 +226,7 @@ def area_nodes(
             "whole wards" if building_block == "ward" else "areas",
             f", {len(lock_rows)} locked labels" if lock_rows else "",
         )
-    return Nodes(of_area, rep, kind, name, tuple(split_wards), tuple(lock_rows))
+    return Nodes(of_area, rep, kind, name, tuple(ward_joins), tuple(lock_rows))
 
 
 def check_nodes(nodes: Nodes, weights: np.ndarray, settings, blocks: list) -> None:

@@ -36,7 +36,7 @@ class TeamPlan:
     changed_children: float | None = None
     building_block: str = "lsoa"  # lsoa, or ward: every ward kept whole
     nodes: int | None = None  # units the model placed whole (areas, wards, locked groups)
-    split_wards: list[str] = field(default_factory=list)  # wards kept whole piece by piece
+    ward_joins: list[str] = field(default_factory=list)  # wards in pieces joined to stay whole
     locks: list[dict] = field(default_factory=list)  # teams.fixed_areas_csv labels
 
 

@@ -76,8 +76,8 @@ def solve_small_block(
     first_look = incumbent is None
     if first_look and hint is not None:  # a plan at another count, split or merged to this one
         best = plan_with_count(hint, inst, count, adj)
-    star_first = first_look and best is None and is_tight(inst, count)
-    if star_first:  # tight counts: star models find contiguous plans where quick MIPs stall
+    star_first = first_look and best is None and (is_tight(inst, count) or inst.work is not None)
+    if star_first:  # tight counts and workload bands: star models find plans where quick MIPs stall
         seconds = min(
             TUNING.quick_plan_max_seconds, TUNING.star_rescue_share * deadline.remaining()
         )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planning.allocate import TeamPlan, check_plan
+from planning.config import WORKLOAD_BASES
 from planning.errors import ConfigError, SolverError
 from planning.pipeline import Result, allocation_table, result_for_plan
 from planning.report import write_outputs
@@ -72,7 +73,11 @@ def teams_table(
                 "children_0_24": round(part.children_0_24.sum()),
             }
         )
-    return pd.DataFrame(rows)
+    teams = pd.DataFrame(rows)
+    for col in WORKLOAD_BASES:  # with a workload band or basis, as the allocation writes them
+        if col in frame:
+            teams[col] = teams.team_id.map(frame.groupby("team_id")[col].sum()).round(2)
+    return teams
 
 
 def band_breaches(
@@ -150,6 +155,7 @@ def edited_plan(
         pairs=base.pairs,
         below_band_teams=below,
         tuning=base.tuning,
+        building_block=base.building_block,
     )
     return plan, breaches
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from planning.config import Scenario, describe_validation_error
 from planning.data import load_areas
 from planning.errors import ConfigError
 from planning.geography import build_geography
-from planning.pipeline import Result, current_plan, result_for_plan
+from planning.pipeline import Result, allocation_table, current_plan, result_for_plan
 from planning.studio import Comparison
 
 #: Scenario settings that name a file relative to the scenario's folder.
@@ -131,6 +131,8 @@ def rebuild(run: RunFolder) -> tuple[Result, pd.Series | None]:
     current plan labels (None without ``teams.current_plan_csv``)."""
     area_data = load_areas(run.scenario.councils, run.data_dir)
     geo = build_geography(area_data.areas, run.scenario.geography)
+    # with a workload band or basis, the areas carry their workload, as in run_stages
+    area_data = replace(area_data, areas=allocation_table(run.scenario, area_data))
     teams = team_plan(run, pd.Index(area_data.areas.area_code))
     result = result_for_plan(run.scenario, run.scenario_path, area_data, geo, teams)
     current = current_plan(run.scenario, run.scenario_path, area_data.areas)
