@@ -179,15 +179,9 @@ def test_cli_refuses_a_missing_or_foreign_folder_in_one_line(tmp_path, capsys):
     assert "not a run folder written by planning run" in err and "Traceback" not in err
 
 
-#: planning/allocate/nodes.py (area_nodes) names nodes with ``np.searchsorted(of_area, ...)``,
-#: which assumes ``of_area`` is sorted; when the last area of the table is in a locked label it
-#: is not, and the allocation stops with an IndexError. The server reports that as a failed
-#: re-optimisation (409); the browser tests lock other teams until the model is fixed.
-KNOWN_BUG = "locking the team that holds the areas table's last area: IndexError in area_nodes"
-
-
-@pytest.mark.xfail(reason=KNOWN_BUG, raises=IndexError, strict=False)
-def test_locking_the_team_of_the_last_area(rebuilt):
+def test_locks_of_a_team_keep_it_together(rebuilt):
+    """The derived locks of a team (here the one holding the last area, which once stopped
+    the model with an IndexError) are kept together by the allocation."""
     from planning.allocate import allocate_teams
 
     result, ctx = rebuilt
@@ -237,7 +231,7 @@ def test_bad_requests_get_a_4xx_with_a_message(server, rebuilt):
 
     # locks the allocation cannot keep: refused with its reason, as a 409 or a failed job
     plan = view["assignment"]
-    team = next(t for t in sorted(view["teams"]) if t != plan[ctx.codes[-1]])  # see KNOWN_BUG
+    team = sorted(view["teams"])[-1]
     members = [c for c in ctx.codes if plan[c] == team]
     far = next(c for c in ctx.codes if plan[c] != team and not _touches(ctx, c, members))
     status, reply = _call(url + "/api/lock", "POST", {"areas": [members[0]]})
@@ -274,7 +268,7 @@ def _neighbour_move_into(ctx, plan, team):
     from planning.edit.live import pieces
 
     index = ctx.index()
-    for code in ctx.codes[:-1]:  # see KNOWN_BUG
+    for code in ctx.codes:
         own = plan[code]
         if own == team or not any(plan[ctx.codes[j]] == team for j in ctx.neighbours[index[code]]):
             continue
@@ -302,8 +296,6 @@ def _neighbour_move(ctx, assignment):
 
     for i, code in enumerate(ctx.codes):
         team = assignment[code]
-        if team == assignment[ctx.codes[-1]]:  # see KNOWN_BUG
-            continue
         rest = [j for j, c in enumerate(ctx.codes) if assignment[c] == team and j != i]
         others = {assignment[ctx.codes[j]] for j in ctx.neighbours[i]} - {team}
         if rest and others and pieces(rest, ctx.neighbours) == 1:
