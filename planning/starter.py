@@ -151,9 +151,12 @@ def starter_scenario(
         "",
         "teams:",
         "  population_basis: " + basis + "   # residents | children_0_17 | children_0_19 | "
-        "children_0_24",
+        "children_0_24 | expected_cases | case_holding_fte",
         f"  min_population: {band[0]:.0f}    # smallest team on that basis",
         f"  max_population: {band[1]:.0f}    # largest team",
+        "  building_block: lsoa   # lsoa | ward: ward keeps every May 2024 ward whole",
+        "  # workload: {basis: case_holding_fte, min: 15, max: 30}   # a second band per team",
+        "  # fixed_areas_csv: locks.csv   # area_code,team: areas that must share a team",
     ]
     groupings: list[tuple[str, list[str]]] = []
     nesting = "district" if two_tier else "none"

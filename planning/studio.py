@@ -694,8 +694,8 @@ def _tick(value: Any) -> str:
 
 
 def sweep_figure(sweep: Sweep) -> Figure:
-    """Teams, allocation objective, hub distance, FTE, cost against budget and the worst caseload
-    pressure the budget allows, for every variant."""
+    """Teams, allocation objective, hub distance, FTE, cost against budget, the worst caseload
+    pressure the budget allows and the spread of team sizes, for every variant."""
     table = sweep.table
     x = np.arange(len(table))
     panels = [
@@ -705,6 +705,11 @@ def sweep_figure(sweep: Sweep) -> Figure:
         ("total_fte", "total FTE", 1.0),
         ("total_cost_gbp", "cost (£ million a year)", 1e6),
         ("within_budget_worst_caseload_pressure", "worst caseload / target within budget", 1.0),
+        (
+            "team_case_holding_fte_largest_over_smallest",
+            "largest / smallest team (case-holding FTE)",
+            1.0,
+        ),
     ]
     panels = [p for p in panels if p[0] in table]
     varying = [s.key for s in sweep.settings if len(s.values) > 1] or [
@@ -714,9 +719,10 @@ def sweep_figure(sweep: Sweep) -> Figure:
         "\n".join(f"{k.split('.')[-1]}={_tick(var.values[k])}" for k in varying)
         for var in sweep.variants
     ]
-    fig = Figure(figsize=(12, 7.5), dpi=100)
+    rows = -(-len(panels) // 3)
+    fig = Figure(figsize=(12, 3.75 * rows), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 3, squeeze=False).ravel()
+    axes = fig.subplots(rows, 3, squeeze=False).ravel()
     for ax, (col, title, scale) in zip(axes, panels, strict=False):
         values = pd.to_numeric(table[col], errors="coerce") / scale
         ax.plot(x, values, marker="o", color="#1f4e79")
