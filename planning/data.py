@@ -9,6 +9,7 @@ inputs.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import difflib
 import gzip
@@ -25,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from planning.checks import SHOWN, SUPPRESSED, numbers, read_csv, unique
 from planning.errors import ConfigError, DataError
@@ -67,6 +69,27 @@ SAMPLE_COUNCILS = ("E10000014",)
 def planner_files() -> list[str]:
     """Every file the planner reads, relative to the data directory."""
     return sorted({*DATA_FILES.values(), *RATE_FILES.values(), REFERRALS_FILE})
+
+
+def text_form(rel: str) -> str:
+    """Where the embedded sample keeps a national file as plain text, so it can be committed and
+    diffed: a gzipped table without its gzip, the boundaries as base64 WKB in a CSV."""
+    if rel == DATA_FILES["boundaries"]:
+        return rel.removesuffix(".gpkg") + ".wkb.csv"
+    return rel.removesuffix(".gz")
+
+
+def sample_files() -> list[str]:
+    """Every file of the embedded sample, relative to it."""
+    return sorted(text_form(rel) for rel in planner_files())
+
+
+def located(data_dir: Path, rel: str) -> Path | None:
+    """A data file in ``data_dir``: as the publisher names it, else in its text form, else None."""
+    for name in (rel, text_form(rel)):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    return None
 
 
 AREA_COLUMNS = [
@@ -113,10 +136,9 @@ def shared_data_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """``../shared/data`` when it exists, else the sample (Hampshire only) when it is complete
-    (``scripts/make_sample.py`` writes its binary files from the national data)."""
+    """``../shared/data`` when it exists, else the embedded sample (Hampshire only)."""
     shared = shared_data_dir()
-    complete = all((SAMPLE_DIR / rel).is_file() for rel in planner_files())
+    complete = all(located(SAMPLE_DIR, rel) for rel in planner_files())
     if shared.is_dir() or not complete:
         return shared
     log.warning(
@@ -148,8 +170,8 @@ def resolve_data_dir(explicit: Path | str | None = None) -> Path:
 
 
 def _file(data_dir: Path, role: str) -> Path:
-    path = data_dir / DATA_FILES[role]
-    if not path.is_file():
+    path = located(data_dir, DATA_FILES[role])
+    if path is None:
         raise DataError(
             f"missing data file {DATA_FILES[role]} ({role}) in {data_dir}. "
             "See data/README.md for where its publisher serves it and how to fetch it."
@@ -351,6 +373,8 @@ _GDAL_ERRORS = (
 def _read_boundaries(path: Path, quoted: str) -> gpd.GeoDataFrame:
     """The boundaries of the quoted codes, in EPSG:27700; an unreadable file is a DataError."""
     what = DATA_FILES["boundaries"]
+    if path.name.endswith(".wkb.csv"):  # the embedded sample's text form
+        return _read_text_boundaries(path, {c.strip("'") for c in quoted.split(",")})
     try:
         shapes = pyogrio.read_dataframe(
             path, where=f"lsoa21_code IN ({quoted})", columns=["lsoa21_code"]
@@ -363,6 +387,25 @@ def _read_boundaries(path: Path, quoted: str) -> gpd.GeoDataFrame:
     if shapes.crs is None:
         raise DataError(f"{what}: {path} has no coordinate reference system; download it again")
     return shapes.set_index("lsoa21_code").to_crs(CRS)
+
+
+#: The national boundary layer's coordinate reference system, kept by its text form.
+BOUNDARY_CRS = "EPSG:4326"
+
+
+def _read_text_boundaries(path: Path, codes: set[str]) -> gpd.GeoDataFrame:
+    """Boundaries kept as text (lsoa21_code, wkb_base64, in the national layer's
+    ``BOUNDARY_CRS``) for the given codes, in EPSG:27700."""
+    table = read_csv(path, DATA_FILES["boundaries"], ["lsoa21_code", "wkb_base64"])
+    table = table[table.lsoa21_code.isin(codes)]
+    try:
+        geometry = shapely.from_wkb([base64.b64decode(v) for v in table.wkb_base64])
+    except (ValueError, shapely.errors.GEOSException) as exc:
+        raise DataError(
+            f"{path}: a boundary cannot be read ({exc}); run scripts/make_sample.py again"
+        ) from None
+    shapes = gpd.GeoDataFrame({"lsoa21_code": table.lsoa21_code.to_numpy()}, geometry=geometry)
+    return shapes.set_crs(BOUNDARY_CRS).set_index("lsoa21_code").to_crs(CRS)
 
 
 def _build_areas(districts: pd.DataFrame, data_dir: Path) -> gpd.GeoDataFrame:

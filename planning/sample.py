@@ -1,14 +1,17 @@
 """The embedded sample: the rows of every input file that a scenario for the sample's councils
-reads, cut from the full national files with their bytes unchanged.
+reads, cut from the full national files, every value unchanged, and kept as plain text so it can
+be committed (``planning.data.text_form``).
 
 Each CSV keeps its header and exactly the lines that concern the sample's areas (and, for the DfE
-tables, the council's and England's rows), so every value is the national file's. Boundaries keep
-the sample's LSOA 2021 polygons as they are. ``scripts/make_sample.py`` writes the sample into
-``data/sample/``, and a test re-derives it from ``../shared/data`` and compares.
+tables, the council's and England's rows), so every value is the national file's; a gzipped table
+is kept without its gzip. Boundaries keep the sample's LSOA 2021 polygons exactly, as base64 WKB
+in a CSV. ``scripts/make_sample.py`` writes the sample into ``data/sample/``, and a test
+re-derives it from ``../shared/data`` and compares.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +20,14 @@ import geopandas as gpd
 import pyogrio
 
 from planning.data import (
+    BOUNDARY_CRS,
     DATA_FILES,
     RATE_FILES,
     REFERRALS_FILE,
     SAMPLE_COUNCILS,
-    fixed_gpkg_time,
-    packed_bytes,
     plain_bytes,
     resolve_districts,
+    text_form,
 )
 
 BOUNDARY_LAYER = "boundaries_lsoa21"
@@ -105,25 +108,36 @@ def boundary_codes(tables: dict[str, str]) -> set[str]:
     return _column(tables[DATA_FILES["lsoa21_wards"]], "lsoa21_code")
 
 
+def boundary_text(shapes: gpd.GeoDataFrame) -> str:
+    """Boundaries as the sample keeps them: ``lsoa21_code,wkb_base64`` in the national layer's
+    ``BOUNDARY_CRS``, code order, each polygon's WKB unchanged."""
+    if shapes.crs is None or shapes.crs != BOUNDARY_CRS:
+        raise ValueError(f"the national boundaries are in {shapes.crs}, not {BOUNDARY_CRS}")
+    rows = [
+        f"{code},{base64.b64encode(wkb).decode('ascii')}\n"
+        for code, wkb in zip(shapes.lsoa21_code, shapes.geometry.to_wkb(), strict=True)
+    ]
+    return "lsoa21_code,wkb_base64\n" + "".join(rows)
+
+
 def write_sample(
     source: Path, dest: Path, councils: tuple[str, ...] = SAMPLE_COUNCILS
 ) -> list[Path]:
-    """Write the sample cut from ``source`` into ``dest``; returns the files written."""
+    """Write the sample cut from ``source`` into ``dest``, every file as plain text
+    (``text_form``); returns the files written."""
     tables = sample_tables(source, councils)
+    tables[DATA_FILES["boundaries"]] = boundary_text(
+        sample_boundaries(source, boundary_codes(tables))
+    )
     written = []
-    for rel, text in tables.items():
-        path = dest / rel
+    for rel, text in sorted(tables.items()):
+        path = dest / text_form(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(packed_bytes(rel, text.encode("utf-8")))
+        for stale in {dest / rel} - {path}:  # a binary form left by an earlier version
+            stale.unlink(missing_ok=True)
+        path.write_bytes(text.encode("utf-8"))
         written.append(path)
-    path = dest / DATA_FILES["boundaries"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    with fixed_gpkg_time():
-        pyogrio.write_dataframe(
-            sample_boundaries(source, boundary_codes(tables)), path, layer=BOUNDARY_LAYER
-        )
-    return [*written, path]
+    return written
 
 
 def _csv_files() -> list[str]:

@@ -2,9 +2,9 @@
 
 Usage: .venv/bin/python scripts/make_sample.py [--from DIR] [--to DIR]
 (defaults: PLANNING_DATA_DIR, else ../shared/data; and data/sample/ in the repository).
-The sample's CSV tables are committed; its boundaries, IMD and population files are not (they
-are cut from the national files here, and scripts/setup.sh runs this when the data is there).
-tests/test_sample.py re-derives the sample and checks it against data/sample/.
+Every file of the sample is plain text and committed (gzipped tables without their gzip, the
+boundaries as base64 WKB in a CSV); tests/test_sample.py re-derives the sample and checks it
+against data/sample/.
 """
 
 from __future__ import annotations

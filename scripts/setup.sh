@@ -9,8 +9,6 @@ python3 -m venv .venv
 if [ -x scripts/setup-browser.sh ] || [ -f scripts/setup-browser.sh ]; then
   bash scripts/setup-browser.sh
 fi
-# the sample's binary files are cut from the national data, never committed
-.venv/bin/python scripts/make_sample.py > /dev/null || echo "setup: data/sample/ left incomplete"
 if [ "${1:-}" = "--run" ]; then
   .venv/bin/planning run scenarios/hampshire.yaml --out out/hampshire
 fi

@@ -20,10 +20,24 @@ import pyogrio
 import pytest
 
 from planning.cli import main
-from planning.data import SAMPLE_DIR, file_sha256, load_areas, planner_files
+from planning.data import (
+    DATA_FILES,
+    SAMPLE_DIR,
+    file_sha256,
+    fixed_gpkg_time,
+    load_areas,
+    packed_bytes,
+    planner_files,
+)
 from planning.errors import FetchError
 from planning.fetch import PUBLISHER_HOST, SOURCES, Source, content_digest, fetch_data
-from planning.sample import read_text
+from planning.sample import (
+    BOUNDARY_LAYER,
+    boundary_codes,
+    read_text,
+    sample_boundaries,
+    sample_tables,
+)
 
 DIRECT = sorted(rel for rel, s in SOURCES.items() if s.rda_object is None)
 CONVERTED = sorted(rel for rel, s in SOURCES.items() if s.rda_object is not None)
@@ -159,13 +173,31 @@ def test_missing_file_on_the_server_names_file_and_url(publisher, dest, capsys):
 # --------------------------------------------------------------------------- R data
 
 
-def sample_rda(rel: str, path: Path) -> None:
-    """Write the sample's file ``rel`` as the R data its publisher serves."""
+@pytest.fixture(scope="module")
+def national(tmp_path_factory, data_dir) -> Path:
+    """The sample's files in their national form (gzipped tables, the GeoPackage), cut from the
+    national data as the sample is: what the publishers serve, for Hampshire."""
+    root = tmp_path_factory.mktemp("national-sample")
+    tables = sample_tables(data_dir)
+    for rel, text in tables.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(packed_bytes(rel, text.encode("utf-8")))
+    rel = DATA_FILES["boundaries"]
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    with fixed_gpkg_time():
+        pyogrio.write_dataframe(
+            sample_boundaries(data_dir, boundary_codes(tables)), root / rel, layer=BOUNDARY_LAYER
+        )
+    return root
+
+
+def sample_rda(rel: str, path: Path, root: Path) -> None:
+    """Write the file ``rel`` of ``root`` as the R data its publisher serves."""
     name = SOURCES[rel].rda_object
     if rel.endswith(".gpkg"):
         import rdata
 
-        shapes = pyogrio.read_dataframe(SAMPLE_DIR / rel)
+        shapes = pyogrio.read_dataframe(root / rel)
         rings = [
             [
                 [np.asarray(p.exterior.coords), *(np.asarray(r.coords) for r in p.interiors)]
@@ -178,12 +210,12 @@ def sample_rda(rel: str, path: Path) -> None:
     else:
         import pyreadr
 
-        table = pd.read_csv(io.StringIO(read_text(SAMPLE_DIR / rel)))
+        table = pd.read_csv(io.StringIO(read_text(root / rel)))
         pyreadr.write_rdata(str(path), table, df_name=name, compress="gzip")
 
 
 @pytest.fixture
-def sample_publisher(tmp_path):
+def sample_publisher(tmp_path, national):
     """Every source laid out as its publisher serves it, made from the sample; returns the
     server and sources pinned to what it serves."""
     made = tmp_path / "rda"
@@ -191,16 +223,16 @@ def sample_publisher(tmp_path):
     files: dict[str, Path | bytes] = {}
     sources = {}
     for rel, source in SOURCES.items():
-        path = SAMPLE_DIR / rel
+        path = national / rel
         if source.rda_object is not None:
             path = made / f"{source.rda_object}.rda"
-            sample_rda(rel, path)
+            sample_rda(rel, path, national)
         files[rel] = path
         sources[rel] = dataclasses.replace(
             source,
             size=path.stat().st_size,
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            content_sha256=content_digest(SAMPLE_DIR / rel) if source.rda_object else None,
+            content_sha256=content_digest(national / rel) if source.rda_object else None,
         )
     lay_out(tmp_path / "publisher", files)
     server = Publisher(tmp_path / "publisher")
@@ -208,7 +240,9 @@ def sample_publisher(tmp_path):
     server.close()
 
 
-def test_fetch_converts_r_data_into_the_files_the_planner_reads(sample_publisher, tmp_path):
+def test_fetch_converts_r_data_into_the_files_the_planner_reads(
+    sample_publisher, tmp_path, national
+):
     server, sources = sample_publisher
     target = tmp_path / "fetched"
     lines: list[str] = []
@@ -218,9 +252,9 @@ def test_fetch_converts_r_data_into_the_files_the_planner_reads(sample_publisher
     }
     assert any("downloading" in line for line in lines)
     for rel in DIRECT:
-        assert (target / rel).read_bytes() == (SAMPLE_DIR / rel).read_bytes(), rel
+        assert (target / rel).read_bytes() == (national / rel).read_bytes(), rel
     for rel in CONVERTED:
-        assert content_digest(target / rel) == content_digest(SAMPLE_DIR / rel), rel
+        assert content_digest(target / rel) == content_digest(national / rel), rel
     assert leftovers(target) == []
     fetched = load_areas(["E10000014"], target, use_cache=False).areas
     sample = load_areas(["E10000014"], SAMPLE_DIR, use_cache=False).areas
