@@ -233,15 +233,9 @@ def run_stages(
     areas = area_data.areas
     geo = stage("geography", k_geo, lambda: build_geography(areas, scenario.geography))
 
-    def workload_stage() -> Any:
-        rates = published_rates(
-            sorted(areas.council_code.unique()), area_data.data_dir, scenario.workforce.rates_year
-        )
-        return area_workload(areas, rates, scenario.workforce)
-
     if k_load:  # the areas with their workload, for a workload band or basis
         if k_load not in cache:
-            cache[k_load] = workload_stage()
+            cache[k_load] = allocation_table(scenario, area_data)
         areas = cache[k_load]
         area_data = replace(area_data, areas=areas)
 

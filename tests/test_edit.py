@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import signal
 import socket
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 
 from planning.cli import main
 from planning.edit import session
@@ -31,7 +31,6 @@ from planning.edit.live import live_context, plan_summary, team_problems
 from planning.edit.reoptimise import locks_supported
 from planning.edit.run_folder import read_run_folder, rebuild
 
-CHROMIUM = Path(os.environ.get("PLANNING_CHROMIUM", "/usr/bin/chromium"))
 SCENARIO = """\
 name: Rutland edit test
 councils: [E06000017]
@@ -305,21 +304,11 @@ def _neighbour_move(ctx, assignment):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    required = os.environ.get("PLANNING_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("playwright is not installed (pip install -e '.[browser]')")
-    if not CHROMIUM.is_file():
-        if required:
-            pytest.fail(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
-        pytest.skip(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
+    sync_playwright = sync_playwright_or_skip()
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+            args=CHROMIUM_ARGS,
             headless=True,
         )
         yield b

@@ -9,29 +9,18 @@ Without chromium or Playwright the browser tests are skipped, unless PLANNING_RE
 from __future__ import annotations
 
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 
 from planning.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 STAFFS = ROOT / "scenarios" / "staffordshire.yaml"
-CHROMIUM = Path(os.environ.get("PLANNING_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -299,17 +288,7 @@ def test_report_html_shows_every_figure_the_csvs_hold(run_dir):
 def browser(tmp_path_factory):
     """Headless Debian chromium with a fresh profile; None-network: every http(s) request is
     aborted and recorded in ``context.blocked``."""
-    required = os.environ.get("PLANNING_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("playwright is not installed (pip install -e '.[browser]')")
-    if not CHROMIUM.is_file():
-        if required:
-            pytest.fail(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
-        pytest.skip(f"{CHROMIUM} not found; run scripts/setup-browser.sh")
+    sync_playwright = sync_playwright_or_skip()
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
