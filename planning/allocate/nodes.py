@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix, csr_matrix
 
 from planning.errors import InfeasibleError
 from planning.geography import Geography, components
+
+if TYPE_CHECKING:
+    from planning.allocate.blocks import Block
+    from planning.config import TeamSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +48,6 @@ class Nodes:
     @property
     def is_identity(self) -> bool:
         return self.n == len(self.of_area)
-
-    def members(self) -> csr_matrix:
-        """(nodes x areas) 0/1 matrix: row u marks the areas of node u."""
-        n_areas = len(self.of_area)
-        ones = np.ones(n_areas)
-        return coo_matrix((ones, (self.of_area, np.arange(n_areas))), (self.n, n_areas)).tocsr()
 
 
 def _union_find(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -229,7 +227,9 @@ def area_nodes(
     return Nodes(of_area, rep, kind, name, tuple(ward_joins), tuple(lock_rows))
 
 
-def check_nodes(nodes: Nodes, weights: np.ndarray, settings, blocks: list) -> None:
+def check_nodes(
+    nodes: Nodes, weights: np.ndarray, settings: TeamSettings, blocks: list[Block]
+) -> None:
     """Every merged node fits under the band's maximum and lies in one block (nesting)."""
     if nodes.is_identity:
         return
