@@ -150,14 +150,17 @@ def input_file_problems(scenario: Scenario, scenario_path: Path | str) -> list[s
 
 
 def validate_scenario(path: Path | str, data_dir: Path | str | None = None) -> dict:
-    """Schema and data checks without solving: areas join, geography links, band feasibility,
-    and every file the run reads (current plan, sites, travel times, arrivals, published rates)."""
+    """Schema and data checks without solving: areas join, geography links, band (and workload
+    band) feasibility, and every file the run reads (current plan, locks, sites, travel times,
+    arrivals, published rates)."""
     path = Path(path)
     scenario = load_scenario(path)
     area_data = load_areas(scenario.councils, data_dir_for(scenario, path, data_dir))
     geo = build_geography(area_data.areas, scenario.geography)
-    blocks = feasible_blocks(area_data.areas, scenario.teams)
+    table = allocation_table(scenario, area_data)  # with the workload a workload band reads
+    blocks = feasible_blocks(table, scenario.teams)
     current_plan(scenario, path, area_data.areas)
+    fixed_areas(scenario, path, area_data.areas)
     sites = None
     if scenario.hubs is not None:
         sites = check_hub_inputs(area_data.areas, scenario.hubs, path.parent)

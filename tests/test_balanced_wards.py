@@ -103,3 +103,8 @@ def test_a_workload_band_no_plan_can_meet_exits_3_naming_the_group(tmp_path, dat
     code = main(["run", str(scenario), "--out", str(tmp_path / "out"), "--data-dir", str(data_dir)])
     assert code == 3
     assert not (tmp_path / "out").exists()
+
+
+def test_validate_checks_the_workload_band_without_solving(tmp_path, data_dir):
+    scenario = write_scenario(tmp_path, {"workload": {"basis": "case_holding_fte", "min": 500}})
+    assert main(["validate", str(scenario), "--data-dir", str(data_dir)]) == 3
