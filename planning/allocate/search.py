@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planning.allocate.blocks import BlockInstance, BlockResult, band_for_count
-from planning.allocate.bounds import LpBound, lagrangian_bounds, lp_bound, nearest_centre_bound
+from planning.allocate.bounds import (
+    LpBound,
+    lagrangian_bound,
+    lagrangian_bounds,
+    lp_bound,
+    nearest_centre_bound,
+)
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.large_block import solve_large_block
@@ -53,7 +59,8 @@ class SolveTask:
     incumbent: np.ndarray | None
     lp: LpBound | None
     exact: bool  # False: a first look (bound and quick plans, the full MIP only if no plan)
-    lp_only: bool = False  # just the LP relaxation (small blocks): a bound and reduced costs
+    bound_only: bool = False  # just a bound: the LP (small blocks, with reduced costs) or the
+    # block's own Lagrangian bound (large blocks)
     hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
 
 
@@ -82,6 +89,7 @@ class Pair:
     seconds: float = 0.0
     cut_rounds: int = 0
     cuts: int = 0
+    bound_refined: bool = False  # its own bound computed (LP or block Lagrangian), beyond up front
 
     @property
     def proven(self) -> bool:
@@ -237,10 +245,10 @@ class CountSearch:
                 chosen.update(enumerate(choice[1]))
         open_pairs = [self.pairs[k] for k in sorted(chosen) if k not in busy]
         open_pairs = [p for p in open_pairs if not p.proven]
-        need_lp = [p for p in open_pairs if p.looks == 0 and p.lp is None and self._small(p)]
-        if need_lp:  # a cheap LP bound may settle the choice without a look
-            pick = min(need_lp, key=lambda p: (p.bound, p.block, p.count))
-            return self._task(pick, deadline, deadline.remaining(), lp_only=True)
+        need_bound = [p for p in open_pairs if p.looks == 0 and not p.bound_refined]
+        if need_bound:  # a pair's own bound may settle the choice without a look
+            pick = min(need_bound, key=lambda p: (p.bound, p.block, p.count))
+            return self._task(pick, deadline, deadline.remaining(), bound_only=True)
         fresh = [p for p in open_pairs if p.looks == 0]
         if fresh:
             pick = min(fresh, key=lambda p: (p.bound, p.block, p.count))
@@ -274,12 +282,23 @@ class CountSearch:
     def record(self, task: SolveTask, res: BlockResult) -> None:
         """Fold a worker's result into the pair: bounds only rise, plans only improve."""
         pair = self.pairs[task.block, task.count]
-        if task.lp_only:
-            if res.lp is None:
-                pair.status, pair.bound = "infeasible", math.inf
-            else:
-                pair.lp, pair.bound = res.lp, max(pair.bound, res.lp.value)
+        if task.bound_only:
+            pair.bound_refined = True
             pair.seconds += res.seconds
+            if res.status == "infeasible" and pair.plan is None:
+                pair.status, pair.bound = "infeasible", math.inf
+            elif res.bound is not None:
+                pair.lp, pair.bound = res.lp, max(pair.bound, res.bound)
+                if pair.plan is not None:
+                    pair.bound = min(pair.bound, pair.objective)
+                    pair.status = self._plan_status(pair)
+            log.info(
+                "%s, %d teams: own bound %.0f, %.1f s",
+                task.inst.name,
+                task.count,
+                pair.bound,
+                res.seconds,
+            )
             return
         pair.looks += 1
         pair.exact_solves += int(task.exact)
@@ -341,7 +360,7 @@ class CountSearch:
         deadline: Deadline,
         seconds: float,
         exact: bool = False,
-        lp_only: bool = False,
+        bound_only: bool = False,
     ) -> SolveTask:
         return SolveTask(
             pair.block,
@@ -352,7 +371,7 @@ class CountSearch:
             pair.plan,
             pair.lp,
             exact or pair.looks > 0,
-            lp_only,
+            bound_only,
             None if pair.has_plan else self._hint(pair),
         )
 
@@ -437,18 +456,39 @@ def bound_task(task: BoundTask) -> dict[int, float]:
     return {c: max(0.0, v, floors[c]) if np.isfinite(v) else v for c, v in bounds.items()}
 
 
+def pair_bound(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: Deadline,
+    large: bool,
+    incumbent: np.ndarray | None,
+) -> BlockResult:
+    """A pair's own bound: the LP by column generation (small blocks, with reduced costs for the
+    exact model) or the block's own Lagrangian bound, steered towards its plan (large blocks)."""
+    start = time.monotonic()
+    allowed = allowed_columns(inst)
+    lp = None
+    if large:
+        upper = math.inf if incumbent is None else plan_cost(incumbent, inst)
+        bound, _ = lagrangian_bound(
+            inst, allowed, count, upper, TUNING.lagrangian_block_steps, deadline
+        )
+    else:
+        lp = lp_bound(inst, allowed, count, solver.threads)
+        bound = math.inf if lp is None else lp.value
+    status = "infeasible" if not np.isfinite(bound) else "bound only"
+    bound_or_none = bound if np.isfinite(bound) else None
+    seconds = time.monotonic() - start
+    return BlockResult(inst.name, count, status, None, bound_or_none, None, seconds, 0, 0, lp)
+
+
 def solve_task(task: SolveTask) -> BlockResult:
     """One pair in a worker: the small- or large-block method by the block's size."""
     inst = band_for_count(task.inst, task.count)
-    if task.lp_only:
-        start = time.monotonic()
-        lp = lp_bound(inst, allowed_columns(inst), task.count, task.solver.threads)
-        seconds = time.monotonic() - start
-        bound = None if lp is None else lp.value
-        return BlockResult(
-            task.inst.name, task.count, "bound only", None, bound, None, seconds, 0, 0, lp
-        )
     large = len(inst.weights) > TUNING.large_block_areas
+    if task.bound_only:
+        return pair_bound(inst, task.count, task.solver, task.deadline, large, task.incumbent)
     solve = solve_large_block if large else solve_small_block
     return solve(
         inst,
