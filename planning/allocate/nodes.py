@@ -81,21 +81,23 @@ def whole_wards(areas: pd.DataFrame, geo: Geography) -> tuple[np.ndarray, list[s
     _, group = np.unique(ward, return_inverse=True)
     adj = geo.neighbours()
     notes: list[str] = []
-    for _ in range(len(names)):
-        broken = None
-        for g in np.unique(group):
-            members = np.flatnonzero(group == g)
-            parts = _pieces(members, geo.edges, geo.n)
-            if parts.max() > 0:
-                broken = (g, members, parts)
-                break
-        if broken is None:
-            return group, notes
-        g, members, parts = broken
+    # every ward's pieces at once; afterwards only a ward that changed is looked at again
+    same = group[geo.edges[:, 0]] == group[geo.edges[:, 1]]
+    piece = components(geo.n, geo.edges[same].reshape(-1, 2))
+    pieces = np.unique(np.column_stack([group, piece]), axis=0)
+    broken = set(np.flatnonzero(np.bincount(pieces[:, 0]) > 1).tolist())
+    while broken:  # each pass settles a ward, splits off a piece or joins wards: it ends
+        g = min(broken)  # the lowest-numbered broken ward first, so the joins are reproducible
+        members = np.flatnonzero(group == g)
+        parts = _pieces(members, geo.edges, geo.n)
+        if parts.max() == 0:
+            broken.discard(g)
+            continue
         path = _link_path(members[parts == 0], members[parts != 0], adj, district)
         if path is None:  # no link inside the district: keep the pieces apart, say so
             notes.append(f"ward(s) {_ward_list(ward, members, names)}: separate pieces kept apart")
-            group[members[parts != 0]] = group.max() + 1
+            group[members[parts != 0]] = new = group.max() + 1
+            broken.add(int(new))
             continue
         joined = np.unique(group[path])
         notes.append(
@@ -104,6 +106,7 @@ def whole_wards(areas: pd.DataFrame, geo: Geography) -> tuple[np.ndarray, list[s
             f"through {', '.join(geo.codes[path])}"
         )
         group[np.isin(group, joined)] = g
+        broken.difference_update(int(j) for j in joined if j != g)
     return group, notes
 
 
