@@ -89,6 +89,9 @@ def solve_large_block(
             centres[preferred[: width * count]] = True
             columns = allowed & centres[None, :]
             columns[np.arange(n), np.arange(n)] = centres
+            building = TUNING.model_seconds_per_column * float(columns.sum())
+            if deadline.remaining() < 2 * building:  # no time to solve what it builds: narrower
+                continue
             model = BlockModel(inst, columns, count, solver)
             _, best, _, r = model.solve(
                 deadline.share(TUNING.fallback_mip_share), gap_target, None, math.inf

@@ -245,13 +245,25 @@ class CountSearch:
                 chosen.update(enumerate(choice[1]))
         open_pairs = [self.pairs[k] for k in sorted(chosen) if k not in busy]
         open_pairs = [p for p in open_pairs if not p.proven]
-        need_bound = [p for p in open_pairs if p.looks == 0 and not p.bound_refined]
+        planned = set() if best is None else set(enumerate(best[1]))
+
+        def looked_at(b: int) -> bool:  # the pair of block b's best plan has had (or has) a look
+            return all(self.pairs[k].looks > 0 or k in busy for k in planned if k[0] == b)
+
+        need_bound = [
+            p
+            for p in open_pairs
+            if p.looks == 0 and not p.bound_refined and (self._small(p) or looked_at(p.block))
+        ]
         if need_bound:  # a pair's own bound may settle the choice without a look
             pick = min(need_bound, key=lambda p: (p.bound, p.block, p.count))
-            return self._task(pick, deadline, deadline.remaining(), bound_only=True)
+            share = 1.0 if self._small(pick) else TUNING.own_bound_share
+            return self._task(pick, deadline, share * deadline.remaining(), bound_only=True)
         fresh = [p for p in open_pairs if p.looks == 0]
-        if fresh:
-            pick = min(fresh, key=lambda p: (p.bound, p.block, p.count))
+        if fresh:  # the best plan's pairs first: a look improves a plan more than it finds one
+            pick = min(
+                fresh, key=lambda p: ((p.block, p.count) not in planned, p.bound, p.block, p.count)
+            )
             waiting = len(fresh) + len(busy)
             return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
         if open_pairs:

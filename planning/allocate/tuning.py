@@ -32,6 +32,7 @@ class Tuning:
     first_look_min_seconds: float = 3.0
     gap_budget_min_seconds: float = 3.0
     gap_budget_growth: float = 2.0  # each exact solve of a pair gets at least this x the last
+    own_bound_share: float = 0.2  # of the time left: a large block's own Lagrangian bound
 
     # small blocks: quick plans before the exact model
     tight_count_slack: float = 0.05  # mean team this close to a band edge: star models first
@@ -60,6 +61,7 @@ class Tuning:
     fallback_bound_share: float = 0.1
     fallback_widths: tuple[int, ...] = (3, 2, 1)  # x count: centres in the restricted MIP
     fallback_mip_share: float = 0.5
+    model_seconds_per_column: float = 7e-5  # building Hess's model (PuLP, 2-core machine)
 
     # first plans by recursive spanning-tree bisection (tree_split)
     tree_draws: int = 20  # spanning trees drawn for one region before its attempt is given up
