@@ -266,6 +266,15 @@ class CountSearch:
             )
             waiting = len(fresh) + len(busy)
             return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
+        beaters = [
+            p
+            for p in free
+            if p.looks == 0 and not p.proven and best is not None and self._could_beat(p, best)
+        ]
+        if open_pairs and beaters:  # an untried count that could beat an open plan: before repeats
+            pick = min(beaters, key=lambda p: (p.bound, p.block, p.count))
+            waiting = len(beaters) + len(busy)
+            return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
         if open_pairs:
             widths = {(p.block, p.count): p.objective - p.bound for p in open_pairs}
             pick = min(open_pairs, key=lambda p: (widths[p.block, p.count], p.block, p.count))
@@ -357,6 +366,15 @@ class CountSearch:
         return pair.bound < best[0] - (current.objective - current.bound) and (
             pair.bound < current.objective
         )
+
+    def _could_beat(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
+        """The block's chosen plan is open, and this count's bound is below that plan by more
+        than the gap target: a plan at this count may well cost less."""
+        current = self.pairs[pair.block, best[1][pair.block]]
+        if pair.count == current.count or current.proven:
+            return False
+        target = self.solver.relative_gap
+        return pair.bound < current.objective * (1 - target)
 
     def _first_look_seconds(self, deadline: Deadline, waiting: int) -> float:
         share = TUNING.first_look_share * deadline.remaining() * self.solver.processes
