@@ -368,11 +368,11 @@ class CountSearch:
         )
 
     def _could_beat(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
-        """The block's chosen plan is open, and this count's bound is below that plan by more
+        """A small block's chosen plan is open, and this count's bound is below that plan by more
         than the gap target: a plan at this count may well cost less."""
         current = self.pairs[pair.block, best[1][pair.block]]
-        if pair.count == current.count or current.proven:
-            return False
+        if pair.count == current.count or current.proven or not self._small(pair):
+            return False  # a large block's look at another count costs its plan's improvement
         target = self.solver.relative_gap
         return pair.bound < current.objective * (1 - target)
 
