@@ -303,16 +303,10 @@ class CountSearch:
     def record(self, task: SolveTask, res: BlockResult) -> None:
         """Fold a worker's result into the pair: bounds only rise, plans only improve."""
         pair = self.pairs[task.block, task.count]
+        pair.seconds += res.seconds
         if task.bound_only:
             pair.bound_refined = True
-            pair.seconds += res.seconds
-            if res.status == "infeasible" and pair.plan is None:
-                pair.status, pair.bound = "infeasible", math.inf
-            elif res.bound is not None:
-                pair.lp, pair.bound = res.lp, max(pair.bound, res.bound)
-                if pair.plan is not None:
-                    pair.bound = min(pair.bound, pair.objective)
-                    pair.status = self._plan_status(pair)
+            self._fold(pair, res)
             log.info(
                 "%s, %d teams: own bound %.0f, %.1f s",
                 task.inst.name,
@@ -323,23 +317,13 @@ class CountSearch:
             return
         pair.looks += 1
         pair.exact_solves += int(task.exact)
-        pair.seconds += res.seconds
         pair.cut_rounds += res.cut_rounds
         pair.cuts += res.cuts
-        if res.lp is not None:
-            pair.lp = res.lp
-        if res.status == "infeasible" and pair.plan is None:
-            pair.status, pair.bound = "infeasible", math.inf
+        self._fold(pair, res)
+        if pair.status == "infeasible":
             return
-        if res.bound is not None:
-            pair.bound = max(pair.bound, res.bound)
-        if res.objective is not None and res.objective < pair.objective:
-            pair.objective, pair.plan = res.objective, res.centres
         if pair.plan is None:
             pair.status = "no plan"
-        else:
-            pair.bound = min(pair.bound, pair.objective)
-            pair.status = self._plan_status(pair)
         log.info(
             "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s (look %d)",
             task.inst.name,
@@ -352,6 +336,21 @@ class CountSearch:
         )
 
     # ----------------------------------------------------------------- helpers
+
+    def _fold(self, pair: Pair, res: BlockResult) -> None:
+        """A result's LP, bound and plan into the pair; infeasible only while it has no plan."""
+        if res.lp is not None:
+            pair.lp = res.lp
+        if res.status == "infeasible" and pair.plan is None:
+            pair.status, pair.bound = "infeasible", math.inf
+            return
+        if res.bound is not None:
+            pair.bound = max(pair.bound, res.bound)
+        if res.objective is not None and res.objective < pair.objective:
+            pair.objective, pair.plan = res.objective, res.centres
+        if pair.plan is not None:
+            pair.bound = min(pair.bound, pair.objective)
+            pair.status = self._plan_status(pair)
 
     def _plan_status(self, pair: Pair) -> str:
         """A pair with a plan: optimal when its own gap meets the target."""
