@@ -195,3 +195,14 @@ def test_large_block_path_reports_a_band_no_team_can_reach_as_infeasible():
     res = solve_large_block(inst, 1, SOLVER, Deadline.after(10), 0.0)
     assert res.status == "infeasible"
     assert res.objective is None and res.centres is None and res.bound is None
+
+
+def test_no_model_is_built_when_the_deadline_leaves_no_time_to_solve_it():
+    from planning.allocate.hess import BlockModel, build_model
+
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4)
+    columns = allowed_columns(inst)
+    assert build_model(inst, columns, 4, SOLVER, Deadline.after(0.0)) is None
+    model = build_model(inst, columns, 4, SOLVER, Deadline.after(60.0))
+    assert isinstance(model, BlockModel)
+    assert len(model.x) == int(columns.sum())

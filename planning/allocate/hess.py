@@ -13,9 +13,26 @@ from planning.allocate.blocks import BlockInstance
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import cut_vertex_sides, plan_cost, plan_is_valid, split_teams
 from planning.allocate.local_search import improve, repair
+from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
 from planning.geography import neighbour_lists
 from planning.solve import Mip, relative_gap
+
+
+def build_model(
+    inst: BlockInstance,
+    columns: np.ndarray,
+    count: int,
+    solver: SolverSettings,
+    deadline: Deadline,
+) -> BlockModel | None:
+    """Hess's model over ``columns``, or None when ``deadline`` leaves less than twice the time
+    its build is expected to take (``TUNING.model_seconds_per_column``): a model with no time
+    left to solve it would only run the stage past its wall clock."""
+    building = TUNING.model_seconds_per_column * float(columns.sum())
+    if deadline.remaining() < 2 * building:
+        return None
+    return BlockModel(inst, columns, count, solver)
 
 
 class BlockModel:

@@ -12,7 +12,7 @@ from planning.allocate.blocks import BlockInstance, BlockResult
 from planning.allocate.bounds import LpBound, lagrangian_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
-from planning.allocate.hess import BlockModel
+from planning.allocate.hess import build_model
 from planning.allocate.local_search import (
     grow_plan,
     improve,
@@ -89,10 +89,9 @@ def solve_large_block(
             centres[preferred[: width * count]] = True
             columns = allowed & centres[None, :]
             columns[np.arange(n), np.arange(n)] = centres
-            building = TUNING.model_seconds_per_column * float(columns.sum())
-            if deadline.remaining() < 2 * building:  # no time to solve what it builds: narrower
+            model = build_model(inst, columns, count, solver, deadline)
+            if model is None:  # no time to solve what it would build: narrower
                 continue
-            model = BlockModel(inst, columns, count, solver)
             _, best, _, r = model.solve(
                 deadline.share(TUNING.fallback_mip_share), gap_target, None, math.inf
             )

@@ -13,7 +13,7 @@ from planning.allocate.blocks import BlockInstance, BlockResult, sub_instance
 from planning.allocate.bounds import LpBound, lp_bound
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
-from planning.allocate.hess import BlockModel
+from planning.allocate.hess import build_model
 from planning.allocate.local_search import (
     grow_plan,
     improve,
@@ -66,7 +66,9 @@ def solve_small_block(
     def run(columns: np.ndarray, stop: Deadline, gap: float) -> tuple[str, float | None]:
         nonlocal best, rounds, cuts
         outside = outside_bound(lp, extra, allowed, columns)
-        model = BlockModel(inst, columns, count, solver)
+        model = build_model(inst, columns, count, solver, stop)
+        if model is None:  # too little time left to build and solve it
+            return "time_limit", None
         st, plan, mip_bound, r = model.solve(stop, gap, best, outside)
         rounds, cuts = rounds + r, cuts + model.cuts
         if plan is not None and (best is None or plan_cost(plan, inst) < plan_cost(best, inst)):
@@ -189,7 +191,10 @@ def solve_exact(
     ub = plan_cost(incumbent, inst)
     columns = allowed & (extra <= (ub - lp.value) + 1e-6)
     outside = outside_bound(lp, extra, allowed, columns)
-    model = BlockModel(inst, columns, count, solver)
+    model = build_model(inst, columns, count, solver, deadline)
+    if model is None:  # too little time left to build and solve it: the plan as it was
+        bound = min(lp.value, ub)
+        return _result(inst, count, "time_limit", ub, bound, incumbent, start)
     status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside)
     objective = plan_cost(plan, inst) if plan is not None else None
     bound = lp.value if bound is None else max(bound, lp.value)
