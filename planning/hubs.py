@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from planning.checks import listed, numbers, read_csv, unique
 from planning.config import HubSettings, PopulationBasis, SolverSettings
 from planning.errors import ConfigError, DataError, InfeasibleError, SolverError
 from planning.geography import Geography
-from planning.solve import Mip, SolveResult
+from planning.solve import Mip, SolveResult, relative_gap
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class HubPlan:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+FEWEST_HUBS_SHARE = 0.5  # of the time left: the first stage (fewest community hubs) at most
 
 
 def _resolve_path(path: Path, base_dir: Path | str | None, what: str) -> Path:
@@ -583,6 +586,65 @@ def _build(
     return prob, {"main": main, "comm": comm, "x": x, "capped": bool(capped.any())}
 
 
+def nearest_site_bound(inst: _Instance) -> float:
+    """A travel total every placement meets: each area's visits go at best to its nearest site
+    that may open (its nearest main-capable site for the main-hub share)."""
+    usable = inst.can_main | inst.can_community
+    if not usable.any() or not inst.can_main.any():
+        return 0.0
+    w, c, share = inst.weights, inst.cost, inst.main_share
+    nearest = float(w @ c[:, usable].min(axis=1))
+    if share <= 0:
+        return (1 - share) * nearest
+    if inst.n_main == 1:  # every visit to the one main hub: the cheapest single main site
+        main = float((w @ c[:, inst.can_main]).min())
+    else:
+        main = float(w @ c[:, inst.can_main].min(axis=1))
+    return (1 - share) * nearest + share * main
+
+
+def _nearest_open(inst: _Instance, warm: dict[str, float]) -> dict[str, float]:
+    """``warm`` with every area assigned to its nearest open hub and nearest open main hub."""
+    m = inst.cost.shape[1]
+    mains = [j for j in range(m) if warm.get(f"m_{j}", 0.0) > 0.5]
+    opened = [j for j in range(m) if j in mains or warm.get(f"c_{j}", 0.0) > 0.5]
+    out = {k: v for k, v in warm.items() if not k.startswith(("x_", "z_"))}
+    for i, j in enumerate(np.array(opened)[inst.cost[:, opened].argmin(axis=1)]):
+        out[f"x_{i}_{j}"] = 1.0
+    if mains:
+        for i, j in enumerate(np.array(mains)[inst.cost[:, mains].argmin(axis=1)]):
+            out[f"z_{i}_{j}"] = 1.0
+    return out
+
+
+def kept_first_stage(
+    inst: _Instance, prob: pulp.LpProblem, res: SolveResult, warm: dict[str, float]
+) -> SolveRecord:
+    """The travel model's record when HiGHS ended without a plan: the first stage's placement
+    (``warm``, which meets every rule of the travel model) at its travel cost, against a bound
+    that holds for every placement, flagged as not proven. Without capacities each area is
+    costed at its nearest open hub (and nearest open main hub), as the stage assigns it."""
+    if np.isnan(inst.capacity).all():
+        warm = _nearest_open(inst, warm)
+    objective = prob.objective.constant + sum(
+        coef * warm.get(var.name, 0.0) for var, coef in prob.objective.items()
+    )
+    bound = min(max(res.bound or 0.0, nearest_site_bound(inst)), objective)
+    res = replace(res, objective=objective, bound=bound, gap=relative_gap(objective, bound))
+    record = replace(_record(inst, "least_travel", res, prob), status="time_limit", proven=False)
+    log.warning(
+        "hubs %s / least_travel: HiGHS found no plan in %.1f s; kept the placement of the fewest "
+        "community hubs, travel %.0f against a bound of %.0f (gap %.1f%%), NOT optimised for "
+        "travel; raise solver.time_limit_seconds for a better one",
+        inst.name,
+        res.seconds,
+        objective,
+        bound,
+        100 * (record.gap or 0.0),
+    )
+    return record
+
+
 def _record(inst: _Instance, stage: str, res: SolveResult, prob: pulp.LpProblem) -> SolveRecord:
     return SolveRecord(
         locality=inst.name,
@@ -640,6 +702,8 @@ def _run(
             + f", {total:,.0f} children, site capacities and forced sites). Relax capacities, "
             "forced sites or the hub counts."
         )
+    if not res.has_solution and warm is not None and stage == "least_travel":
+        return kept_first_stage(inst, prob, res, warm), warm, handles
     if not res.has_solution:
         raise SolverError(
             f"locality '{inst.name}' ({stage}): HiGHS ended '{res.status}' with no "
@@ -667,7 +731,9 @@ def _solve_locality(
     records = []
     count, warm = inst.n_community, None
     if count is None:
-        rec, warm, handles = _run(inst, "fewest_community_hubs", None, solver, 0.0, deadline)
+        # the fewest hubs first, in at most a share of the time: the travel model needs the rest
+        first = time.monotonic() + FEWEST_HUBS_SHARE * max(0.0, deadline - time.monotonic())
+        rec, warm, handles = _run(inst, "fewest_community_hubs", None, solver, 0.0, first)
         records.append(rec)
         count = round(sum(warm[v.name] for v in handles["comm"].values()))
         mains = [j for j, v in handles["main"].items() if warm[v.name] > 0.5]

@@ -492,6 +492,31 @@ def test_no_plan_from_the_solver_is_an_error(monkeypatch):
         solve(line_areas([10, 10]), HubSettings())
 
 
+def test_no_travel_plan_in_time_keeps_the_fewest_hubs_placement_flagged(monkeypatch, caplog):
+    """The first stage solves; the travel model ends with no plan: its placement is kept, costed
+    at each area's nearest open hub, with a bound no higher than the true optimum."""
+    areas = line_areas([10, 12, 10, 12, 10])
+    settings = HubSettings(coverage_share=1.0, target_distance_km=1.35)
+    best = solve(areas, settings).evidence["Lineshire"][1]
+    real_solve = Mip.solve
+
+    def travel_model_stalls(self, **kwargs):
+        if self.problem.name == "hubs_least_travel":
+            return SolveResult("time_limit", None, None, None, 1.0, None)
+        return real_solve(self, **kwargs)
+
+    monkeypatch.setattr(Mip, "solve", travel_model_stalls)
+    with caplog.at_level(logging.WARNING, logger="planning.hubs"):
+        plan = solve(areas, settings)
+    record = plan.evidence["Lineshire"][1]
+    assert not plan.proven and record.status == "time_limit" and not record.proven
+    assert "NOT optimised for travel" in caplog.text
+    assert len(plan.hubs) == 2 and (plan.hubs["share_within_target"] == 1).all()
+    assert record.objective >= best.objective - 1e-9
+    assert 0 < record.bound <= best.objective + 1e-9
+    assert record.gap == pytest.approx((record.objective - record.bound) / record.objective)
+
+
 # --------------------------------------------------------------------------- real data
 
 
