@@ -35,6 +35,18 @@ from planning.england.national import write_national  # noqa: E402
 TEMPLATE = ROOT / "scenarios" / "england.yaml"
 
 
+def versions() -> str:
+    """Python, the planner's solvers and Dask, as one line."""
+    import dask
+    import numpy
+
+    from planning.solve import solver_versions
+
+    found = {"python": platform.python_version(), **solver_versions()}
+    found |= {"numpy": numpy.__version__, "dask": dask.__version__}
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
 def subset_codes() -> list[str]:
     """The largest 10 councils by areas and the 10 around the median."""
     every = sorted(upper_tier_councils(), key=lambda c: (-c.areas, c.code))
@@ -119,6 +131,7 @@ def markdown(run, wall: float) -> str:
         f"{os.cpu_count()} cores, {run.workers} Dask workers (one core each, so each council's "
         "allocation runs on one process), run alone.",
         "",
+        f"- versions: {versions()}",
         f"- councils: {len(run.records)}; with a checked plan: {len(done)}; failed: "
         f"{len(run.records) - len(done)}",
         f"- proven within 1%: {int((gaps <= 0.01 + 1e-12).sum())}; within 2%: "
