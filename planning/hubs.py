@@ -678,6 +678,9 @@ def _run(
     res = mip.solve(
         time_limit=max(1.0, deadline - time.monotonic()), relative_gap_target=gap, warm_start=start
     )
+    if stage == "least_travel" and res.objective is not None:  # a bound of 0 says nothing
+        bound = min(max(res.bound or 0.0, nearest_site_bound(inst)), res.objective)
+        res = replace(res, bound=bound, gap=relative_gap(res.objective, bound))
     record = _record(inst, stage, res, prob)
     log.info(
         "hubs %s / %s: %s, objective %s, bound %s, gap %s, %.2f s (%d vars, %d rows)",

@@ -517,6 +517,23 @@ def test_no_travel_plan_in_time_keeps_the_fewest_hubs_placement_flagged(monkeypa
     assert record.gap == pytest.approx((record.objective - record.bound) / record.objective)
 
 
+def test_a_travel_plan_without_a_solver_bound_gets_the_nearest_site_bound(monkeypatch):
+    """HiGHS stops with a plan but no bound: the record still carries a positive bound, no
+    higher than the plan's travel (each area at its nearest usable site)."""
+    areas = line_areas([10, 10, 100, 10, 10])
+    real_solve = Mip.solve
+
+    def no_bound(self, **kwargs):
+        res = real_solve(self, **kwargs)
+        return SolveResult("time_limit", res.objective, None, None, res.seconds, res.values)
+
+    monkeypatch.setattr(Mip, "solve", no_bound)
+    record = solve(areas, HubSettings()).evidence["Lineshire"][-1]
+    assert record.stage == "least_travel" and not record.proven
+    assert 0 < record.bound <= record.objective
+    assert record.gap == pytest.approx((record.objective - record.bound) / record.objective)
+
+
 # --------------------------------------------------------------------------- real data
 
 
