@@ -22,6 +22,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import dask
+import numpy
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +33,13 @@ from planning.data import resolve_data_dir  # noqa: E402
 from planning.england import run_england  # noqa: E402
 from planning.england.councils import upper_tier_councils  # noqa: E402
 from planning.england.national import write_national  # noqa: E402
+from planning.solve import solver_versions  # noqa: E402
 
 TEMPLATE = ROOT / "scenarios" / "england.yaml"
 
 
 def versions() -> str:
     """Python, the planner's solvers and Dask, as one line."""
-    import dask
-    import numpy
-
-    from planning.solve import solver_versions
-
     found = {"python": platform.python_version(), **solver_versions()}
     found |= {"numpy": numpy.__version__, "dask": dask.__version__}
     return ", ".join(f"{k} {v}" for k, v in found.items())

@@ -30,25 +30,28 @@ sys.path.insert(0, str(ROOT))
 
 from planning.allocate import allocate_teams  # noqa: E402
 from planning.allocate.blocks import band_for_count, block_instance, feasible_blocks  # noqa: E402
-from planning.allocate.bounds import lagrangian_bound  # noqa: E402
+from planning.allocate.bounds import lagrangian_bound, lagrangian_bounds  # noqa: E402
 from planning.allocate.graph import allowed_columns  # noqa: E402
-from planning.allocate.tuning import TUNING  # noqa: E402
 from planning.config import load_scenario  # noqa: E402
 from planning.data import load_areas  # noqa: E402
+from planning.errors import PlanningError  # noqa: E402
 from planning.geography import build_geography  # noqa: E402
 from planning.starter import starter_scenario  # noqa: E402
 
 
-def integer_knapsacks(r: np.ndarray, w: np.ndarray, usable: np.ndarray, low: float, high: float):
-    """Per centre j: min over sets S containing j with low <= w(S) <= high of sum_{i in S} r_ij,
-    exactly (0-1 knapsack over whole people), and one best set per centre."""
+def integer_knapsacks(r: np.ndarray, inst, usable_t: np.ndarray):
+    """The knapsack oracle of ``lagrangian_bounds``, solved exactly as 0-1 knapsacks over whole
+    people: per centre j, min over sets S containing j with the band met of sum_{i in S} r_ij,
+    and the areas of one best S (other than j) with share 1 each."""
+    w = np.round(inst.weights).astype(int)
     n = len(w)
-    cap = int(high) + 1
+    cap = int(inst.max_pop) + 1
     dp = np.full((n, cap), np.inf)
-    dp[np.arange(n), np.minimum(w, cap - 1)] = np.where(w < cap, np.diagonal(r), np.inf)
+    own = w < cap
+    dp[np.arange(n)[own], w[own]] = np.diagonal(r)[own]
     took = []
-    for i in range(n):
-        cols = np.flatnonzero(usable[i])
+    for i in range(n):  # item i joins the centres that may take it
+        cols = np.flatnonzero(usable_t[:, i])
         if len(cols) == 0 or w[i] >= cap:
             took.append(None)
             continue
@@ -56,52 +59,27 @@ def integer_knapsacks(r: np.ndarray, w: np.ndarray, usable: np.ndarray, low: flo
         better = cand < dp[cols, w[i] :]
         dp[cols, w[i] :] = np.where(better, cand, dp[cols, w[i] :])
         took.append((cols, better))
-    lo = math.ceil(low - 1e-9)
+    lo = math.ceil(inst.min_pop - 1e-9)
     at = dp[:, lo:].argmin(axis=1) + lo
     values = dp[np.arange(n), at]
-    sets = []
+    members: list[list[int]] = []
     for j in range(n):  # walk back through the items taken
-        members, c = [j], int(at[j])
+        team, c = [], int(at[j])
         for i in range(n - 1, -1, -1):
             if took[i] is None or not np.isfinite(values[j]):
                 continue
             cols, better = took[i]
             k = np.searchsorted(cols, j)
             if k < len(cols) and cols[k] == j and c >= w[i] and better[k, c - w[i]]:
-                members.append(i)
+                team.append(i)
                 c -= int(w[i])
-        sets.append(members)
-    return values, sets
-
-
-def integer_lagrangian(inst, allowed: np.ndarray, count: int, aim: float, steps: int) -> float:
-    """Subgradient on 'each area in one team' with exact integer knapsacks (Polyak towards aim)."""
-    n = len(inst.weights)
-    w = np.round(inst.weights).astype(int)
-    usable = allowed & ~np.eye(n, dtype=bool)
-    cost = inst.cost
-    lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // count))]
-    lam = np.where(np.isfinite(lam), lam, 0.0)
-    best, step, stall = -math.inf, 1.0, 0
-    for _ in range(steps):
-        values, sets = integer_knapsacks(cost - lam[:, None], w, usable, inst.min_pop, inst.max_pop)
-        values = np.where(np.diagonal(allowed), values, np.inf)
-        ranked = np.argsort(values, kind="stable")[:count]
-        bound = float(lam.sum() + values[ranked].sum())
-        if bound > best + 1e-9 * abs(bound):
-            best, stall = bound, 0
-        else:
-            stall += 1
-            if stall >= TUNING.lagrangian_stall_steps:
-                step, stall = step / 2, 0
-        covered = np.zeros(n)
-        for j in ranked:
-            covered[sets[j]] += 1.0
-        g = 1.0 - covered
-        if float(g @ g) < 1e-12 or step < TUNING.lagrangian_min_step:
-            break
-        lam = lam + step * max(aim - bound, 1e-6 * abs(bound)) / float(g @ g) * g
-    return best
+        members.append(team)
+    width = max(1, max(len(t) for t in members))
+    order = np.zeros((n, width), dtype=int)
+    share = np.zeros((n, width))
+    for j, team in enumerate(members):
+        order[j, : len(team)], share[j, : len(team)] = team, 1.0
+    return values, order, share
 
 
 def main() -> None:
@@ -132,7 +110,8 @@ def main() -> None:
     lp_knap, _ = lagrangian_bound(inst, allowed, count, aim, args.steps)
     lp_s = time.monotonic() - start
     start = time.monotonic()
-    int_knap = integer_lagrangian(inst, allowed, count, aim, args.steps)
+    found, _ = lagrangian_bounds(inst, allowed, (count,), aim, args.steps, None, integer_knapsacks)
+    int_knap = found[count]
     int_s = time.monotonic() - start
 
     def gap(b: float) -> str:
@@ -149,4 +128,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PlanningError as exc:  # a council code or data the planner cannot use: say so
+        sys.exit(f"tight_count_bound: {exc}")

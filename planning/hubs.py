@@ -603,17 +603,28 @@ def nearest_site_bound(inst: _Instance) -> float:
     return (1 - share) * nearest + share * main
 
 
+def _nearest(inst: _Instance, sites: list[int] | np.ndarray) -> np.ndarray:
+    """Each area's nearest site among ``sites`` (site indices)."""
+    sites = np.asarray(sites)
+    return sites[inst.cost[:, sites].argmin(axis=1)]
+
+
+def _with_floor(inst: _Instance, res: SolveResult, objective: float) -> SolveResult:
+    """``res`` for a travel plan costing ``objective``, its bound at least the nearest-site bound
+    (and at most the plan)."""
+    bound = min(max(res.bound or 0.0, nearest_site_bound(inst)), objective)
+    return replace(res, objective=objective, bound=bound, gap=relative_gap(objective, bound))
+
+
 def _nearest_open(inst: _Instance, warm: dict[str, float]) -> dict[str, float]:
     """``warm`` with every area assigned to its nearest open hub and nearest open main hub."""
     m = inst.cost.shape[1]
     mains = [j for j in range(m) if warm.get(f"m_{j}", 0.0) > 0.5]
     opened = [j for j in range(m) if j in mains or warm.get(f"c_{j}", 0.0) > 0.5]
     out = {k: v for k, v in warm.items() if not k.startswith(("x_", "z_"))}
-    for i, j in enumerate(np.array(opened)[inst.cost[:, opened].argmin(axis=1)]):
-        out[f"x_{i}_{j}"] = 1.0
+    out |= {f"x_{i}_{j}": 1.0 for i, j in enumerate(_nearest(inst, opened))}
     if mains:
-        for i, j in enumerate(np.array(mains)[inst.cost[:, mains].argmin(axis=1)]):
-            out[f"z_{i}_{j}"] = 1.0
+        out |= {f"z_{i}_{j}": 1.0 for i, j in enumerate(_nearest(inst, mains))}
     return out
 
 
@@ -629,8 +640,7 @@ def kept_first_stage(
     objective = prob.objective.constant + sum(
         coef * warm.get(var.name, 0.0) for var, coef in prob.objective.items()
     )
-    bound = min(max(res.bound or 0.0, nearest_site_bound(inst)), objective)
-    res = replace(res, objective=objective, bound=bound, gap=relative_gap(objective, bound))
+    res = _with_floor(inst, res, objective)
     record = replace(_record(inst, "least_travel", res, prob), status="time_limit", proven=False)
     log.warning(
         "hubs %s / least_travel: HiGHS found no plan in %.1f s; kept the placement of the fewest "
@@ -639,7 +649,7 @@ def kept_first_stage(
         inst.name,
         res.seconds,
         objective,
-        bound,
+        res.bound,
         100 * (record.gap or 0.0),
     )
     return record
@@ -679,8 +689,7 @@ def _run(
         time_limit=max(1.0, deadline - time.monotonic()), relative_gap_target=gap, warm_start=start
     )
     if stage == "least_travel" and res.objective is not None:  # a bound of 0 says nothing
-        bound = min(max(res.bound or 0.0, nearest_site_bound(inst)), res.objective)
-        res = replace(res, bound=bound, gap=relative_gap(res.objective, bound))
+        res = _with_floor(inst, res, res.objective)
     record = _record(inst, stage, res, prob)
     log.info(
         "hubs %s / %s: %s, objective %s, bound %s, gap %s, %.2f s (%d vars, %d rows)",
@@ -741,7 +750,7 @@ def _solve_locality(
         count = round(sum(warm[v.name] for v in handles["comm"].values()))
         mains = [j for j, v in handles["main"].items() if warm[v.name] > 0.5]
         if mains and inst.n_main > 1:  # start each area at its nearest main hub
-            nearest = np.array(mains)[inst.cost[:, mains].argmin(axis=1)]
+            nearest = _nearest(inst, mains)
             warm |= {f"z_{i}_{j}": 1.0 for i, j in enumerate(nearest)}
     rec, values, handles = _run(inst, "least_travel", count, solver, gap, deadline, warm)
     records.append(rec)
@@ -760,7 +769,7 @@ def _solve_locality(
             share[i, j] = values[v.name]
         hub = share.argmax(axis=1)
     else:  # uncapacitated: every area goes to its nearest open hub, as the optimum does
-        hub = open_idx[inst.cost[:, open_idx].argmin(axis=1)]
+        hub = _nearest(inst, open_idx)
     return kinds, hub, tuple(records)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +171,13 @@ def lp_bound(
     )
 
 
+# a knapsack oracle: (reduced costs r_ij, instance, usable_t[j, i]) -> each centre's value, and
+# per centre the areas taken (other than itself) with the share of each
+Knapsacks = Callable[
+    [np.ndarray, BlockInstance, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
+]
+
+
 def _knapsacks(
     r: np.ndarray, inst: BlockInstance, usable_t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,6 +217,7 @@ def lagrangian_bounds(
     upper: float,
     steps: int,
     deadline: Deadline | None = None,
+    knapsacks: Knapsacks | None = None,
 ) -> tuple[dict[int, float], np.ndarray]:
     """Lower bounds for every team count at once, by Lagrangian relaxation of 'each area in one
     team'.
@@ -218,8 +227,11 @@ def lagrangian_bounds(
     Subgradient steps (Polyak, towards ``upper``) raise the weakest count's bound. Stops after
     ``steps`` steps (reproducible) or at ``deadline``. A count with fewer usable centres than
     teams gets an infinite bound: no plan exists there. Returns each count's best bound and
-    the centres' knapsack values at the multipliers of the best weakest bound.
+    the centres' knapsack values at the multipliers of the best weakest bound. ``knapsacks``
+    replaces the LP knapsacks with another oracle of the same form (any that gives each
+    centre's value no higher than its best team's keeps the bound valid).
     """
+    knapsacks = knapsacks or _knapsacks
     n = len(inst.weights)
     cost = inst.cost
     counts = tuple(sorted(counts))
@@ -234,7 +246,7 @@ def lagrangian_bounds(
     # floor: from a start far below 0 the aim would otherwise shrink with the bound and stall
     scale = nearest_centre_bound(inst, allowed, counts[-1])
     for _ in range(steps):
-        values, order, share = _knapsacks(cost - lam[:, None], inst, usable_t)
+        values, order, share = knapsacks(cost - lam[:, None], inst, usable_t)
         values = np.where(np.diagonal(allowed), values, np.inf)
         ranked = np.argsort(values, kind="stable")
         cumulative = np.cumsum(values[ranked])
