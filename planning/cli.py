@@ -155,6 +155,12 @@ def _run(args: argparse.Namespace) -> int:
         f"{teams.objective:,.0f} person-km, bound {teams.bound:,.0f}, gap {100 * teams.gap:.2f}%, "
         f"solve {teams.seconds:.1f} s; total {time.perf_counter() - start:.1f} s"
     )
+    if teams.bound_holders:
+        print(
+            f"at the plan's own team counts the gap is {100 * teams.count_gap:.2f}%; the rest "
+            "is held by other counts not yet ruled out (report.html, manifest "
+            "allocation_bound_holders)"
+        )
     if teams.below_band_teams:
         print(
             f"note: {', '.join(teams.below_band_teams)} below the band's minimum "

@@ -259,6 +259,26 @@ def _gbp(value: float | None) -> str:
     return gbp_text(value)
 
 
+def _holders_text(teams) -> str:
+    """Why the gap is what it is when other team counts hold the bound."""
+    rows = []
+    for h in teams.bound_holders:
+        known = (
+            "no plan was found there and none was ruled out"
+            if h["objective"] is None
+            else f"the best plan found there costs {h['objective']:,.0f}"
+        )
+        rows.append(
+            f"{html.escape(h['group'])} at {h['teams']} teams (this plan has "
+            f"{h['plan_teams']}): bound {h['bound']:,.0f}; {known}"
+        )
+    return (
+        f"With this plan's own team counts the gap is {_pct(teams.count_gap)}: no plan with "
+        f"the same counts can be below {teams.count_bound:,.0f}. The rest of the gap is held by "
+        f"other counts that are not yet ruled out: {'; '.join(rows)}."
+    )
+
+
 def _edit_text(edit: dict[str, Any], teams) -> str:
     """The summary's sentence on a plan edited by hand (``planning edit``)."""
     moved = len(edit.get("moved_by_hand", []))
@@ -299,6 +319,8 @@ def _summary(result, body: dict[str, Any]) -> tuple[str, pd.DataFrame]:
         f"(HiGHS) proved that no plan within the settings can be below {teams.bound:,.0f}, a gap "
         f"of {_pct(teams.gap)} (status: {html.escape(teams.status)}).",
     ]
+    if teams.bound_holders:
+        text.append(_holders_text(teams))
     if result.edit is not None:
         text.append(_edit_text(result.edit, teams))
     if result.hubs is not None:

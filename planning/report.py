@@ -243,6 +243,14 @@ def manifest(result: Result) -> dict:
             "respected), of the sum of the chosen pairs' bounds in allocation_pairs; gap = "
             "(objective - bound) / objective"
         ),
+        "allocation_bound_at_plan_counts": teams.count_bound,
+        "allocation_gap_at_plan_counts": teams.count_gap,
+        "allocation_bound_holders": teams.bound_holders,
+        "allocation_bound_holders_rule": (
+            "bound_at_plan_counts = the sum of the chosen pairs' bounds (capped by the objective): "
+            "no plan with the plan's own team count in every group can cost less; "
+            "bound_holders = the pairs at other counts that make up the overall bound's choice"
+        ),
         "allocation_tuning": teams.tuning,
         "below_band_teams": teams.below_band_teams,
         "building_block": teams.building_block,

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from grids import grid
 
-from planning.allocate import allocate_teams, check_plan, choose_counts, count_range
+from planning.allocate import (
+    allocate_teams,
+    bound_holders,
+    check_plan,
+    choose_counts,
+    count_range,
+)
 from planning.allocate.graph import population_path
 from planning.config import Grouping, SolverSettings, TeamSettings
 from planning.errors import ConfigError, InfeasibleError, SolverError
@@ -280,6 +286,31 @@ def test_overall_bound_is_rederived_from_every_pair():
     assert {p["teams"] for p in plan.pairs if p["group"] == "District A"} == {2, 3, 4}
     chosen = sum(p["teams"] for p in plan.pairs if p["chosen"])
     assert chosen == len(plan.teams)
+    own = sum(p["bound"] for p in plan.pairs if p["chosen"])
+    assert plan.count_bound == pytest.approx(min(own, plan.objective), rel=1e-12)
+    assert plan.bound <= plan.count_bound and plan.count_gap <= plan.gap + 1e-12
+
+
+def test_bound_holders_are_the_other_counts_in_the_bounds_choice():
+    """Group A's plan has 3 teams but the bound's choice takes 4 there (no plan found at 4);
+    group B's counts agree: only A at 4 holds the gap, with its bound and no plan."""
+    pairs = [
+        {"group": "A", "teams": 3, "chosen": True, "bound": 90.0, "objective": 91.0},
+        {"group": "A", "teams": 4, "chosen": False, "bound": 70.0, "objective": None},
+        {"group": "B", "teams": 2, "chosen": True, "bound": 40.0, "objective": 40.0},
+    ]
+    for p in pairs:
+        p["status"] = "time_limit"
+    (row,) = bound_holders(pairs, [4, 2], ["A", "B"])
+    assert row == {
+        "group": "A",
+        "teams": 4,
+        "plan_teams": 3,
+        "bound": 70.0,
+        "objective": None,
+        "status": "time_limit",
+    }
+    assert bound_holders(pairs, [3, 2], ["A", "B"]) == []
 
 
 def test_district_limits_cap_one_district_by_name_or_code():

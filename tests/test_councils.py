@@ -81,6 +81,49 @@ def test_starter_scenario_runs_unchanged_and_its_plan_checks(runs, code, data_di
     assert manifest["status"] in ("optimal", "time_limit")
     if manifest["status"] == "optimal":
         assert manifest["gap"] <= scenario.solver.relative_gap + 1e-12
+    assert_holders_rederive(manifest, rederived[1], list(groups))
+
+
+def assert_holders_rederive(manifest: dict, bound_counts: list[int], groups: list[str]) -> None:
+    """The bound at the plan's own counts and the pairs holding the rest, from the manifest."""
+    chosen = {p["group"]: p for p in manifest["allocation_pairs"] if p["chosen"]}
+    own = min(manifest["objective"], sum(p["bound"] for p in chosen.values()))
+    assert manifest["allocation_bound_at_plan_counts"] == pytest.approx(own, rel=1e-12)
+    assert manifest["bound"] <= own + 1e-6
+    assert manifest["allocation_gap_at_plan_counts"] <= manifest["gap"] + 1e-12
+    held = [(g, c) for g, c in zip(groups, bound_counts, strict=True) if chosen[g]["teams"] != c]
+    holders = manifest["allocation_bound_holders"]
+    assert [(h["group"], h["teams"]) for h in holders] == held
+    for h in holders:
+        assert h["plan_teams"] == chosen[h["group"]]["teams"]
+
+
+@pytest.mark.slow
+def test_a_gap_held_by_another_count_is_named(tmp_path, data_dir):
+    """Knowsley (100 areas, 154,516 residents) in 15 s: its 4-team plan is proven within 1% of
+    every 4-team plan, but at 5 teams (each within 516 residents of the band's floor, on
+    average) no plan near the LP bound is found or ruled out, so that count holds the overall
+    bound. The manifest, the run's line and the report say so."""
+    scenario = tmp_path / "knowsley.yaml"
+    assert main(["init", "E08000011", "--out", str(scenario), "--data-dir", str(data_dir)]) == 0
+    text = scenario.read_text().replace("time_limit_seconds: 60", "time_limit_seconds: 15")
+    scenario.write_text(text)
+    folder = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(folder), "--data-dir", str(data_dir)]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    groups: dict[str, dict[int, float]] = {}
+    for pair in manifest["allocation_pairs"]:
+        bound = float("inf") if pair["bound"] is None else pair["bound"]
+        groups.setdefault(pair["group"], {})[pair["teams"]] = bound
+    rederived = choose_counts(list(groups.values()), None)
+    assert rederived is not None and rederived[0] == pytest.approx(manifest["bound"], rel=1e-9)
+    assert_holders_rederive(manifest, rederived[1], list(groups))
+    (holder,) = manifest["allocation_bound_holders"]
+    assert (holder["group"], holder["teams"], holder["plan_teams"]) == ("Knowsley", 5, 4)
+    assert manifest["allocation_gap_at_plan_counts"] <= 0.01 < manifest["gap"]
+    report = (folder / "report.html").read_text()
+    assert "With this plan&#x27;s own team counts" in report or "With this plan's own" in report
+    assert "Knowsley at 5 teams (this plan has 4)" in report
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ __all__ = [
     "Progress",
     "TeamPlan",
     "allocate_teams",
+    "bound_holders",
     "check_plan",
     "choose_counts",
     "count_range",
@@ -112,6 +113,8 @@ def allocate_teams(
     gap = relative_gap(objective, bound) or 0.0
     status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
     chosen = [search.pairs[b, c] for b, c in enumerate(counts)]
+    count_bound = min(objective, sum(p.bound for p in chosen))
+    holders = bound_holders(pairs, bound_choice[1], [blk.name for blk in blocks])
     plans = [expand_plan(p.plan, blk, nodes) for p, blk in zip(chosen, blocks, strict=True)]
     assignment, teams = assemble(areas, geo, blocks, plans, settings, nodes)
     below = teams.team_id[teams.below_band].tolist()
@@ -132,6 +135,12 @@ def allocate_teams(
         seconds,
         status,
     )
+    if holders:
+        log.info(
+            "at the plan's own team counts the gap is %.3f%%; the rest is held by %s",
+            100 * (relative_gap(objective, count_bound) or 0.0),
+            "; ".join(holder_text(h) for h in holders),
+        )
     return TeamPlan(
         assignment,
         teams,
@@ -150,6 +159,46 @@ def allocate_teams(
         nodes=nodes.n,
         ward_joins=list(nodes.ward_joins),
         locks=list(nodes.locks),
+        count_bound=count_bound,
+        count_gap=relative_gap(objective, count_bound) or 0.0,
+        bound_holders=holders,
+    )
+
+
+def bound_holders(pairs: list[dict], bound_counts: list[int], groups: list[str]) -> list[dict]:
+    """The groups whose count in the overall bound's choice is not the plan's count: the
+    (group, count) pairs that hold the gap above the gap at the plan's own counts. Each row
+    gives that pair's bound and its best plan (None: no plan found there, none ruled out)."""
+    by_key = {(p["group"], p["teams"]): p for p in pairs}
+    chosen = {p["group"]: p["teams"] for p in pairs if p["chosen"]}
+    rows = []
+    for group, count in zip(groups, bound_counts, strict=True):
+        if chosen.get(group) == count:
+            continue
+        pair = by_key[group, count]
+        rows.append(
+            {
+                "group": group,
+                "teams": count,
+                "plan_teams": chosen.get(group),
+                "bound": pair["bound"],
+                "objective": pair["objective"],
+                "status": pair["status"],
+            }
+        )
+    return rows
+
+
+def holder_text(row: dict) -> str:
+    """One holder for a reader: the group, its count, and what is known there."""
+    found = (
+        "no plan found there"
+        if row["objective"] is None
+        else f"its best plan found {row['objective']:,.0f}"
+    )
+    return (
+        f"{row['group']} at {row['teams']} teams (the plan has {row['plan_teams']}): bound "
+        f"{row['bound']:,.0f}, {found}"
     )
 
 

@@ -38,6 +38,11 @@ class TeamPlan:
     nodes: int | None = None  # units the model placed whole (areas, wards, locked groups)
     ward_joins: list[str] = field(default_factory=list)  # wards in pieces joined to stay whole
     locks: list[dict] = field(default_factory=list)  # teams.fixed_areas_csv labels
+    # the best possible plan with the plan's own team counts, and the pairs whose other counts
+    # hold the overall bound below it (None and [] for an edited plan)
+    count_bound: float | None = None
+    count_gap: float | None = None
+    bound_holders: list[dict] = field(default_factory=list)
 
 
 def assemble(

@@ -53,6 +53,7 @@ ROW_COLUMNS = [
     "below_band_teams",
     "status",
     "gap",
+    "gap_at_plan_counts",
     "objective",
     "bound",
     "allocation_seconds",
@@ -247,6 +248,9 @@ def national_manifest(run: EnglandRun, table: pd.DataFrame, summary: dict) -> di
         "teams": int(done.teams.sum()),
         "gap_within_target": int((gaps <= 0.01 + 1e-12).sum()),
         "gap_max": float(gaps.max()) if len(gaps) else None,
+        "gap_at_plan_counts_within_target": int(
+            (done["gap_at_plan_counts"].astype(float) <= 0.01 + 1e-12).sum()
+        ),
         "published_workforce_check": summary,
         "per_council": [
             {
@@ -329,6 +333,7 @@ def national_page(table: pd.DataFrame, manifest: dict, map_png: bytes, scatter_p
         "objective",
         "bound",
         "gap",
+        "gap_at_plan_counts",
         "allocation_seconds",
         "task_seconds",
         "worker_peak_mb",

@@ -61,6 +61,7 @@ def council_row(result) -> dict[str, Any]:
         "objective": teams.objective,
         "bound": teams.bound,
         "gap": teams.gap,
+        "gap_at_plan_counts": teams.count_gap,
         "allocation_seconds": round(teams.seconds, 2),
         "hubs": 0 if result.hubs is None else len(result.hubs.hubs),
     }
