@@ -22,7 +22,7 @@ from planning.allocate.graph import (
 )
 from planning.allocate.large_block import solve_large_block
 from planning.allocate.small_block import solve_small_block
-from planning.allocate.star import capacitated_centres, star_model, star_plan
+from planning.allocate.star import capacitated_centres, star_model, star_plan, star_search
 from planning.config import SolverSettings, TeamSettings
 from planning.solve import assignment_lp
 
@@ -155,6 +155,23 @@ def test_capacitated_centres_are_distinct_and_their_assignment_fits_the_band():
     assert np.allclose(x.sum(axis=1), 1.0)
     team_pop = inst.weights @ x
     assert (team_pop >= 15 - 1e-6).all() and (team_pop <= 25 + 1e-6).all()
+
+
+def test_star_search_stops_once_a_plan_costs_no_more_than_enough():
+    """With ``enough`` above every plan's cost, the first star plan is kept; with none, the
+    search goes on and can only do as well or better. Either way the plan is valid."""
+    inst = instance("AAAAAAA\nAAAAAAA\nAAAAAAA\nAAAAAAA\nAAAAAAA", low=16, high=24, count=4)
+    n = len(inst.weights)
+    allowed, adj = allowed_columns(inst), neighbour_lists(n, inst.edges)
+    args = (inst, 4, allowed, adj, SOLVER)
+    first = star_search(*args, Deadline.after(30), None, None, math.inf)
+    searched = star_search(*args, Deadline.after(30), None)
+    assert first is not None and searched is not None
+    assert plan_is_valid(first, inst, adj) and plan_is_valid(searched, inst, adj)
+    assert plan_cost(searched, inst) <= plan_cost(first, inst) + 1e-9
+    # stopping at the searched plan's cost returns a plan at least that good
+    again = star_search(*args, Deadline.after(30), None, None, plan_cost(searched, inst))
+    assert plan_cost(again, inst) <= plan_cost(searched, inst) + 1e-9
 
 
 def test_assignment_lp_without_room_is_none():

@@ -76,6 +76,11 @@ def solve_small_block(
         return st, mip_bound
 
     first_look = incumbent is None
+    enough = lp.value / (1.0 - gap_target) if gap_target < 1.0 else math.inf  # within the target
+
+    def good_enough(plan: np.ndarray | None) -> bool:
+        return plan is not None and plan_cost(plan, inst) <= enough
+
     if first_look and hint is not None:  # a plan at another count, split or merged to this one
         best = plan_with_count(hint, inst, count, adj)
     star_first = first_look and best is None and (is_tight(inst, count) or inst.work is not None)
@@ -83,8 +88,10 @@ def solve_small_block(
         seconds = min(
             TUNING.quick_plan_max_seconds, TUNING.star_rescue_share * deadline.remaining()
         )
-        best = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
-    if first_look:  # quick plans: the MIP on the few centres the LP opens
+        best = star_search(
+            inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+        )
+    if first_look and not good_enough(best):  # quick plans: the MIP on the centres the LP opens
         opened = lp.centre_value > 1e-6
         slack_first, slack_more = TUNING.quick_plan_slacks
         for centres, slack in (
@@ -102,7 +109,9 @@ def solve_small_block(
                 break
     if best is None and first_look:  # no quick plan: star models, then a grown plan
         seconds = TUNING.star_rescue_share * deadline.remaining()
-        best = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
+        best = star_search(
+            inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+        )
         star_first = True
     if best is None and first_look:  # a spanning-tree bisection, then a grown plan
         best = tree_first_plan(inst, count, adj, solver.seed)
@@ -119,7 +128,9 @@ def solve_small_block(
             seconds = min(
                 TUNING.star_first_look_seconds, TUNING.star_first_look_share * deadline.remaining()
             )
-            star = star_search(inst, count, allowed, adj, solver, deadline.within(seconds), None)
+            star = star_search(
+                inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+            )
             if star is not None and plan_cost(star, inst) < plan_cost(best, inst):
                 best = star
         if count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:

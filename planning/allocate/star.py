@@ -203,11 +203,12 @@ def star_search(
     deadline: Deadline,
     incumbent: np.ndarray | None,
     first_centres: np.ndarray | None = None,
+    enough: float = -math.inf,
 ) -> np.ndarray | None:
     """A plan from star models: centres from the capacitated assignment (several spread
     starts, best LP first; ``first_centres`` before them), then the star model at those
     centres, local search, each team's medoid as its new centre, and again, while the plan
-    improves."""
+    improves and costs more than ``enough`` (a cost already within the gap target of a bound)."""
     geo = geodesic_km(inst)
     best = incumbent
     best_cost = plan_cost(best, inst) if best is not None else math.inf
@@ -227,7 +228,11 @@ def star_search(
         gap = (
             TUNING.star_gap_first * solver.relative_gap
         )  # quick first; tighter once the centres settle
-        while not deadline.expired() and (tuple(centres), gap) not in tried:
+        while (
+            not deadline.expired()
+            and (best is None or best_cost > enough)
+            and (tuple(centres), gap) not in tried
+        ):
             tried.add((tuple(centres), gap))
             model = star_model(inst, geo, centres, allowed[:, centres], count, solver)
             plan = star_plan(model, inst, deadline, gap, best)
@@ -247,7 +252,7 @@ def star_search(
         if best is not None:
             break
     # then the centres move together: each team's few best centres, areas to touching teams
-    while best is not None and not deadline.expired():
+    while best is not None and best_cost > enough and not deadline.expired():
         centres, mask = centre_neighbourhood(best, inst, TUNING.star_centres_per_team)
         model = star_model(inst, geo, centres, allowed[:, centres] & mask, count, solver)
         stop = deadline.within(TUNING.star_neighbourhood_seconds)
