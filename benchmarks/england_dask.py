@@ -114,7 +114,9 @@ def markdown(run, wall: float) -> str:
                 "status": row.get("status", r["status"]),
                 "gap": f"{100 * row['gap']:.2f}%" if "gap" in row else "",
                 "gap at plan counts": (
-                    f"{100 * row['gap_at_plan_counts']:.2f}%" if "gap" in row else ""
+                    f"{100 * row['gap_at_plan_counts']:.2f}%"
+                    if row.get("gap_at_plan_counts") is not None
+                    else ""
                 ),
                 "allocation s": row.get("allocation_seconds", ""),
                 "task s": r.get("seconds", ""),
@@ -124,7 +126,7 @@ def markdown(run, wall: float) -> str:
     table = pd.DataFrame(rows)
     done = [r["row"] for r in run.records.values() if r.get("status") == "done"]
     gaps = pd.Series([d["gap"] for d in done])
-    own = pd.Series([d["gap_at_plan_counts"] for d in done])
+    own = pd.Series([d.get("gap_at_plan_counts") for d in done], dtype=float).dropna()
     secs = pd.Series([d["allocation_seconds"] for d in done])
     lines = [
         "# England: every upper-tier council, `planning england scenarios/england.yaml`",

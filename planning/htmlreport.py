@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from planning import front_door as fd
+from planning.allocate.plan import holder_text
 from planning.config import Scenario, _model_of
 from planning.rounding import gbp_text, whole
 from planning.workbook import cost_figures, front_door_costs, role_costs
@@ -261,21 +262,11 @@ def _gbp(value: float | None) -> str:
 
 def _holders_text(teams) -> str:
     """Why the gap is what it is when other team counts hold the bound."""
-    rows = []
-    for h in teams.bound_holders:
-        known = (
-            "no plan was found there and none was ruled out"
-            if h["objective"] is None
-            else f"the best plan found there costs {h['objective']:,.0f}"
-        )
-        rows.append(
-            f"{html.escape(h['group'])} at {h['teams']} teams (this plan has "
-            f"{h['plan_teams']}): bound {h['bound']:,.0f}; {known}"
-        )
+    rows = "; ".join(html.escape(holder_text(h)) for h in teams.bound_holders)
     return (
         f"With this plan's own team counts the gap is {_pct(teams.count_gap)}: no plan with "
         f"the same counts can be below {teams.count_bound:,.0f}. The rest of the gap is held by "
-        f"other counts that are not yet ruled out: {'; '.join(rows)}."
+        f"other counts that are not yet ruled out: {rows}."
     )
 
 

@@ -31,7 +31,7 @@ from planning.allocate.blocks import (
 )
 from planning.allocate.deadline import Deadline
 from planning.allocate.nodes import area_nodes, check_nodes
-from planning.allocate.plan import TeamPlan, assemble, check_plan
+from planning.allocate.plan import TeamPlan, assemble, check_plan, holder_text
 from planning.allocate.search import CountSearch, Progress, choose_counts
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings, TeamSettings
@@ -114,6 +114,7 @@ def allocate_teams(
     status = "optimal" if gap <= solver.relative_gap + 1e-12 else "time_limit"
     chosen = [search.pairs[b, c] for b, c in enumerate(counts)]
     count_bound = min(objective, sum(p.bound for p in chosen))
+    count_gap = relative_gap(objective, count_bound) or 0.0
     holders = bound_holders(pairs, bound_choice[1], [blk.name for blk in blocks])
     plans = [expand_plan(p.plan, blk, nodes) for p, blk in zip(chosen, blocks, strict=True)]
     assignment, teams = assemble(areas, geo, blocks, plans, settings, nodes)
@@ -138,7 +139,7 @@ def allocate_teams(
     if holders:
         log.info(
             "at the plan's own team counts the gap is %.3f%%; the rest is held by %s",
-            100 * (relative_gap(objective, count_bound) or 0.0),
+            100 * count_gap,
             "; ".join(holder_text(h) for h in holders),
         )
     return TeamPlan(
@@ -160,7 +161,7 @@ def allocate_teams(
         ward_joins=list(nodes.ward_joins),
         locks=list(nodes.locks),
         count_bound=count_bound,
-        count_gap=relative_gap(objective, count_bound) or 0.0,
+        count_gap=count_gap,
         bound_holders=holders,
     )
 
@@ -187,19 +188,6 @@ def bound_holders(pairs: list[dict], bound_counts: list[int], groups: list[str])
             }
         )
     return rows
-
-
-def holder_text(row: dict) -> str:
-    """One holder for a reader: the group, its count, and what is known there."""
-    found = (
-        "no plan found there"
-        if row["objective"] is None
-        else f"its best plan found {row['objective']:,.0f}"
-    )
-    return (
-        f"{row['group']} at {row['teams']} teams (the plan has {row['plan_teams']}): bound "
-        f"{row['bound']:,.0f}, {found}"
-    )
 
 
 def _pair_rows(search: CountSearch, blocks: list[Block]) -> list[dict]:

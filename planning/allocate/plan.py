@@ -45,6 +45,20 @@ class TeamPlan:
     bound_holders: list[dict] = field(default_factory=list)
 
 
+def holder_text(row: dict) -> str:
+    """One row of ``TeamPlan.bound_holders`` for a reader: the group, its count in the overall
+    bound and the plan's, and what is known at that count."""
+    known = (
+        "no plan was found there and none was ruled out"
+        if row["objective"] is None
+        else f"the best plan found there costs {row['objective']:,.0f}"
+    )
+    return (
+        f"{row['group']} at {row['teams']} teams (this plan has {row['plan_teams']}): bound "
+        f"{row['bound']:,.0f}; {known}"
+    )
+
+
 def assemble(
     areas: pd.DataFrame,
     geo: Geography,

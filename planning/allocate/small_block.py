@@ -89,7 +89,7 @@ def solve_small_block(
             TUNING.quick_plan_max_seconds, TUNING.star_rescue_share * deadline.remaining()
         )
         best = star_search(
-            inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+            inst, count, allowed, adj, solver, deadline.within(seconds), None, enough=enough
         )
     if first_look and not good_enough(best):  # quick plans: the MIP on the centres the LP opens
         opened = lp.centre_value > 1e-6
@@ -110,7 +110,7 @@ def solve_small_block(
     if best is None and first_look:  # no quick plan: star models, then a grown plan
         seconds = TUNING.star_rescue_share * deadline.remaining()
         best = star_search(
-            inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+            inst, count, allowed, adj, solver, deadline.within(seconds), None, enough=enough
         )
         star_first = True
     if best is None and first_look:  # a spanning-tree bisection, then a grown plan
@@ -120,20 +120,16 @@ def solve_small_block(
         best = grow_plan(spread_seeds(count, inst, preferred), inst, adj)
     if best is not None and first_look:
         best = improve(best, inst, adj)
-        if (
-            not star_first
-            and count >= 2
-            and relative_gap(plan_cost(best, inst), lp.value) > gap_target
-        ):
+        if not star_first and count >= 2 and not good_enough(best):
             seconds = min(
                 TUNING.star_first_look_seconds, TUNING.star_first_look_share * deadline.remaining()
             )
             star = star_search(
-                inst, count, allowed, adj, solver, deadline.within(seconds), None, None, enough
+                inst, count, allowed, adj, solver, deadline.within(seconds), None, enough=enough
             )
             if star is not None and plan_cost(star, inst) < plan_cost(best, inst):
                 best = star
-        if count >= 3 and relative_gap(plan_cost(best, inst), lp.value) > gap_target:
+        if count >= 3 and not good_enough(best):
             share = TUNING.resplit_share_exact if exact else TUNING.resplit_share_first_look
             best = resplit_pairs(best, inst, adj, solver, deadline.share(share))
     # 3. exact on the columns that could still improve on the plan
