@@ -83,6 +83,15 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return max(0.0, (objective - bound) / abs(objective))
 
 
+_NO_HEURISTICS = {
+    "mip_heuristic_effort": 0.0,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_feasibility_jump": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+}
+
+
 class Mip:
     """A PuLP minimisation model loaded into one HiGHS instance that can be re-solved."""
 
@@ -119,6 +128,11 @@ class Mip:
             )
         self.offset = float(problem.objective.constant)
         self._add_rows(list(problem.constraints.values()))
+
+    def without_heuristics(self) -> None:
+        """No primal heuristics: for a model given a plan and solved for its bound."""
+        for name, value in _NO_HEURISTICS.items():
+            self.highs.setOptionValue(name, value)
 
     def _add_rows(self, constraints: list[pulp.LpConstraint]) -> None:
         if not constraints:

@@ -223,3 +223,28 @@ def test_no_model_is_built_when_the_deadline_leaves_no_time_to_solve_it():
     model = build_model(inst, columns, 4, SOLVER, Deadline.after(60.0))
     assert isinstance(model, BlockModel)
     assert len(model.x) == int(columns.sum())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_proof_model_proves_the_same_optimum_from_a_plan_with_fewer_rows(seed):
+    """From a valid plan, the model built for the bound (no neighbour rows, no HiGHS heuristics)
+    ends at the exact optimum with a contiguous plan; the hole makes contiguity bind."""
+    from planning.allocate.hess import build_model
+
+    picture = "AAAAAA\nAA..AA\nAA..AA\nAAAAAA\nAAAAAA"
+    inst = instance(picture, low=16, high=26, count=3, seed=seed)
+    best = exact(inst, 3)
+    start = solve_large_block(inst, 3, SOLVER, Deadline.after(30), 0.5)
+    assert start.centres is not None
+    columns = allowed_columns(inst)
+    full = build_model(inst, columns, 3, SOLVER, Deadline.after(60))
+    lean = build_model(inst, columns, 3, SOLVER, Deadline.after(60), proof=True)
+    assert len(lean.problem.constraints) < len(full.problem.constraints)
+    effort = [m.mip.highs.getOptionValue("mip_heuristic_effort") for m in (full, lean)]
+    effort = [e[-1] if isinstance(e, tuple) else e for e in effort]  # (status, value) in 1.16
+    assert effort[0] > 0.0 and effort[1] == 0.0
+    status, plan, bound, _ = lean.solve(Deadline.after(60), 0.0, start.centres, math.inf)
+    adj = neighbour_lists(len(inst.weights), inst.edges)
+    assert status == "optimal" and plan_is_valid(plan, inst, adj)
+    assert plan_cost(plan, inst) == pytest.approx(best.objective)
+    assert bound == pytest.approx(best.objective)

@@ -63,10 +63,12 @@ def solve_small_block(
     bound = lp.value
     status = "time_limit"
 
-    def run(columns: np.ndarray, stop: Deadline, gap: float) -> tuple[str, float | None]:
+    def run(
+        columns: np.ndarray, stop: Deadline, gap: float, proof: bool = False
+    ) -> tuple[str, float | None]:
         nonlocal best, rounds, cuts
         outside = outside_bound(lp, extra, allowed, columns)
-        model = build_model(inst, columns, count, solver, stop)
+        model = build_model(inst, columns, count, solver, stop, proof)
         if model is None:  # too little time left to build and solve it
             return "time_limit", None
         st, plan, mip_bound, r = model.solve(stop, gap, best, outside)
@@ -138,7 +140,8 @@ def solve_small_block(
     if (gap_now is None or gap_now > gap_target) and (exact or best is None):
         threshold = (ub - lp.value) if np.isfinite(ub) else TUNING.no_plan_column_share * lp.value
         columns = allowed & (extra <= threshold + 1e-6)
-        st, mip_bound = run(columns, deadline, gap_target)
+        # from a plan, the model for the bound (hess.BlockModel): its bound moves faster
+        st, mip_bound = run(columns, deadline, gap_target, proof=best is not None)
         everything = not np.isfinite(extra[allowed & ~columns].min(initial=math.inf))
         if st == "infeasible" and best is None and not everything and not deadline.expired():
             # no plan among the cheap columns: every column, to find one or prove there is none
