@@ -136,8 +136,7 @@ def solve_small_block(
             best = resplit_pairs(best, inst, adj, solver, deadline.share(share))
     # 3. exact on the columns that could still improve on the plan
     ub = plan_cost(best, inst) if best is not None else math.inf
-    gap_now = relative_gap(ub, lp.value)
-    if (gap_now is None or gap_now > gap_target) and (exact or best is None):
+    if not good_enough(best) and (exact or best is None):
         threshold = (ub - lp.value) if np.isfinite(ub) else TUNING.no_plan_column_share * lp.value
         columns = allowed & (extra <= threshold + 1e-6)
         # from a plan, the model for the bound (hess.BlockModel): its bound moves faster
