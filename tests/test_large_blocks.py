@@ -248,3 +248,30 @@ def test_the_proof_model_proves_the_same_optimum_from_a_plan_with_fewer_rows(see
     assert status == "optimal" and plan_is_valid(plan, inst, adj)
     assert plan_cost(plan, inst) == pytest.approx(best.objective)
     assert bound == pytest.approx(best.objective)
+
+
+def test_a_look_that_ends_early_without_change_settles_its_pair():
+    """A re-look from the same plan that ends before its deadline and changes nothing would
+    repeat itself: the pair is settled and gets no further looks; one that improves is not."""
+    from planning.allocate.blocks import BlockResult
+    from planning.allocate.search import CountSearch, Pair
+
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4)
+    search = CountSearch([inst], SOLVER, None)
+    first = solve_large_block(inst, 4, SOLVER, Deadline.after(30), 0.5)
+    pair = Pair(0, 4, 0.5 * first.objective, first.objective, first.centres, status="time_limit")
+    pair.looks = 1
+    search.pairs[0, 4] = pair
+    task = search.next_task(Deadline.after(60), set())
+    assert task is not None and task.count == 4 and task.incumbent is not None
+    same = BlockResult(
+        inst.name, 4, "time_limit", first.objective, 0.5 * first.objective, first.centres, 0.1, 0, 0
+    )
+    search.record(task, same)
+    assert pair.settled and search.next_task(Deadline.after(60), set()) is None
+    better = BlockResult(
+        inst.name, 4, "time_limit", first.objective, 0.6 * first.objective, first.centres, 0.1, 0, 0
+    )
+    pair.settled = False
+    search.record(task, better)
+    assert not pair.settled and pair.bound == pytest.approx(0.6 * first.objective)

@@ -90,6 +90,8 @@ class Pair:
     cut_rounds: int = 0
     cuts: int = 0
     bound_refined: bool = False  # its own bound computed (LP or block Lagrangian), beyond up front
+    settled: bool = False  # its last look from its plan ended early and changed nothing: the
+    # same inputs again (plan, LP, seed) would give the same result, so it gets no more looks
 
     @property
     def proven(self) -> bool:
@@ -244,7 +246,7 @@ class CountSearch:
             if choice is not None:
                 chosen.update(enumerate(choice[1]))
         open_pairs = [self.pairs[k] for k in sorted(chosen) if k not in busy]
-        open_pairs = [p for p in open_pairs if not p.proven]
+        open_pairs = [p for p in open_pairs if not p.proven and not p.settled]
         planned = set() if best is None else set(enumerate(best[1]))
 
         def looked_at(b: int) -> bool:  # the pair of block b's best plan has had (or has) a look
@@ -273,6 +275,8 @@ class CountSearch:
         ]
         if open_pairs and beaters:  # an untried count that could beat an open plan: before repeats
             pick = min(beaters, key=lambda p: (p.bound, p.block, p.count))
+            if not pick.bound_refined:  # its LP first: it may rule the count out without a look
+                return self._task(pick, deadline, deadline.remaining(), bound_only=True)
             waiting = len(beaters) + len(busy)
             return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
         if open_pairs:
@@ -297,6 +301,8 @@ class CountSearch:
         spare = [p for p in spare if self._could_improve(p, best)]
         if spare:
             pick = min(spare, key=lambda p: (p.bound, p.block, p.count))
+            if self._small(pick) and not pick.bound_refined:  # as above: its LP first
+                return self._task(pick, deadline, deadline.remaining(), bound_only=True)
             return self._task(pick, deadline, self._first_look_seconds(deadline, 1 + len(busy)))
         return None
 
@@ -319,7 +325,11 @@ class CountSearch:
         pair.exact_solves += int(task.exact)
         pair.cut_rounds += res.cut_rounds
         pair.cuts += res.cuts
+        before = (pair.objective, pair.bound)
         self._fold(pair, res)
+        ended_early = task.deadline.remaining() > TUNING.settled_look_seconds
+        repeatable = task.incumbent is not None and (task.exact or not self._small(pair))
+        pair.settled = repeatable and ended_early and (pair.objective, pair.bound) == before
         if pair.status == "infeasible":
             return
         if pair.plan is None:
@@ -361,7 +371,12 @@ class CountSearch:
         return self.insts[b].counts
 
     def _could_improve(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
+        """A plan at this count could beat the best choice. Where the block's chosen pair is
+        settled or large (its looks are long, and the spare worker would idle beside them), it
+        is enough that this count's bound is below that plan by more than the gap target."""
         current = self.pairs[pair.block, best[1][pair.block]]
+        if current.settled or not self._small(current):
+            return pair.bound < current.objective * (1 - self.solver.relative_gap)
         return pair.bound < best[0] - (current.objective - current.bound) and (
             pair.bound < current.objective
         )
