@@ -251,27 +251,31 @@ def test_the_proof_model_proves_the_same_optimum_from_a_plan_with_fewer_rows(see
 
 
 def test_a_look_that_ends_early_without_change_settles_its_pair():
-    """A re-look from the same plan that ends before its deadline and changes nothing would
-    repeat itself: the pair is settled and gets no further looks; one that improves is not."""
+    """An exact re-look from the same plan that was solved, used under half its time and changed
+    nothing would repeat itself: the pair is settled and gets no more looks. One whose model was
+    not built, one that used its time, and one that raised the bound do not settle it."""
     from planning.allocate.blocks import BlockResult
     from planning.allocate.search import CountSearch, Pair
 
     inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4)
     search = CountSearch([inst], SOLVER, None)
     first = solve_large_block(inst, 4, SOLVER, Deadline.after(30), 0.5)
-    pair = Pair(0, 4, 0.5 * first.objective, first.objective, first.centres, status="time_limit")
-    pair.looks = 1
+    low = 0.5 * first.objective
+    pair = Pair(0, 4, low, first.objective, first.centres, status="time_limit", looks=1)
     search.pairs[0, 4] = pair
     task = search.next_task(Deadline.after(60), set())
-    assert task is not None and task.count == 4 and task.incumbent is not None
-    same = BlockResult(
-        inst.name, 4, "time_limit", first.objective, 0.5 * first.objective, first.centres, 0.1, 0, 0
-    )
-    search.record(task, same)
+    assert task is not None and task.exact and task.incumbent is not None
+    assert task.seconds == pytest.approx(60, abs=1)
+
+    def result(bound: float, seconds: float, rounds: int) -> BlockResult:
+        return BlockResult(
+            inst.name, 4, "time_limit", first.objective, bound, first.centres, seconds, rounds, 0
+        )
+
+    for unsettled in (result(low, 0.1, 0), result(low, 0.9 * task.seconds, 1)):
+        search.record(task, unsettled)
+        assert not pair.settled
+    search.record(task, result(low, 0.1, 1))
     assert pair.settled and search.next_task(Deadline.after(60), set()) is None
-    better = BlockResult(
-        inst.name, 4, "time_limit", first.objective, 0.6 * first.objective, first.centres, 0.1, 0, 0
-    )
-    pair.settled = False
-    search.record(task, better)
+    search.record(task, result(0.6 * first.objective, 0.1, 1))
     assert not pair.settled and pair.bound == pytest.approx(0.6 * first.objective)

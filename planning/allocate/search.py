@@ -62,6 +62,7 @@ class SolveTask:
     bound_only: bool = False  # just a bound: the LP (small blocks, with reduced costs) or the
     # block's own Lagrangian bound (large blocks)
     hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
+    seconds: float = math.inf  # the time it was given
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ class Pair:
     cut_rounds: int = 0
     cuts: int = 0
     bound_refined: bool = False  # its own bound computed (LP or block Lagrangian), beyond up front
-    settled: bool = False  # its last look from its plan ended early and changed nothing: the
-    # same inputs again (plan, LP, seed) would give the same result, so it gets no more looks
+    settled: bool = False  # its last look from its plan ran every step to the end in under half
+    # its time and changed nothing: the same plan, LP and seed again would give the same result
 
     @property
     def proven(self) -> bool:
@@ -327,9 +328,11 @@ class CountSearch:
         pair.cuts += res.cuts
         before = (pair.objective, pair.bound)
         self._fold(pair, res)
-        ended_early = task.deadline.remaining() > TUNING.settled_look_seconds
-        repeatable = task.incumbent is not None and (task.exact or not self._small(pair))
-        pair.settled = repeatable and ended_early and (pair.objective, pair.bound) == before
+        ended_early = res.seconds < TUNING.settled_look_share * task.seconds
+        # a small group's look counts only if its exact model was built and solved
+        ran = not self._small(pair) or (task.exact and res.cut_rounds > 0)
+        repeatable = task.incumbent is not None and ran and ended_early
+        pair.settled = repeatable and (pair.objective, pair.bound) == before
         if pair.status == "infeasible":
             return
         if pair.plan is None:
@@ -417,6 +420,7 @@ class CountSearch:
             exact or pair.looks > 0,
             bound_only,
             None if pair.has_plan else self._hint(pair),
+            min(seconds, deadline.remaining()),
         )
 
     def _hint(self, pair: Pair) -> np.ndarray | None:

@@ -32,7 +32,7 @@ class Tuning:
     first_look_min_seconds: float = 3.0
     gap_budget_min_seconds: float = 3.0
     gap_budget_growth: float = 2.0  # each exact solve of a pair gets at least this x the last
-    settled_look_seconds: float = 1.0  # a look ending this long before its deadline ended early
+    settled_look_share: float = 0.5  # a look using less of its time than this ended on its own
     own_bound_share: float = 0.2  # of the time left: a large block's own Lagrangian bound
 
     # small blocks: quick plans before the exact model
