@@ -374,11 +374,11 @@ class CountSearch:
         return self.insts[b].counts
 
     def _could_improve(self, pair: Pair, best: tuple[float, list[int]]) -> bool:
-        """A plan at this count could beat the best choice. Where the block's chosen pair is
-        settled or large (its looks are long, and the spare worker would idle beside them), it
-        is enough that this count's bound is below that plan by more than the gap target."""
+        """A plan at this count could beat the best choice. Once the block's chosen pair is
+        settled (more looks would only repeat it), it is enough that this count's bound is below
+        that plan by more than the gap target."""
         current = self.pairs[pair.block, best[1][pair.block]]
-        if current.settled or not self._small(current):
+        if current.settled:
             return pair.bound < current.objective * (1 - self.solver.relative_gap)
         return pair.bound < best[0] - (current.objective - current.bound) and (
             pair.bound < current.objective
