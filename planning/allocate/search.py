@@ -62,7 +62,7 @@ class SolveTask:
     bound_only: bool = False  # just a bound: the LP (small blocks, with reduced costs) or the
     # block's own Lagrangian bound (large blocks)
     hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
-    seconds: float = math.inf  # the time it was given
+    seconds: float = 0.0  # the time it was given (0: never counts as having ended early)
 
 
 @dataclass(frozen=True)
@@ -276,10 +276,7 @@ class CountSearch:
         ]
         if open_pairs and beaters:  # an untried count that could beat an open plan: before repeats
             pick = min(beaters, key=lambda p: (p.bound, p.block, p.count))
-            if not pick.bound_refined:  # its LP first: it may rule the count out without a look
-                return self._task(pick, deadline, deadline.remaining(), bound_only=True)
-            waiting = len(beaters) + len(busy)
-            return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
+            return self._bound_then_look(pick, deadline, len(beaters) + len(busy))
         if open_pairs:
             widths = {(p.block, p.count): p.objective - p.bound for p in open_pairs}
             pick = min(open_pairs, key=lambda p: (widths[p.block, p.count], p.block, p.count))
@@ -302,9 +299,7 @@ class CountSearch:
         spare = [p for p in spare if self._could_improve(p, best)]
         if spare:
             pick = min(spare, key=lambda p: (p.bound, p.block, p.count))
-            if self._small(pick) and not pick.bound_refined:  # as above: its LP first
-                return self._task(pick, deadline, deadline.remaining(), bound_only=True)
-            return self._task(pick, deadline, self._first_look_seconds(deadline, 1 + len(busy)))
+            return self._bound_then_look(pick, deadline, 1 + len(busy))
         return None
 
     def record(self, task: SolveTask, res: BlockResult) -> None:
@@ -379,7 +374,7 @@ class CountSearch:
         that plan by more than the gap target."""
         current = self.pairs[pair.block, best[1][pair.block]]
         if current.settled:
-            return pair.bound < current.objective * (1 - self.solver.relative_gap)
+            return self._below_plan(pair, current)
         return pair.bound < best[0] - (current.objective - current.bound) and (
             pair.bound < current.objective
         )
@@ -390,8 +385,18 @@ class CountSearch:
         current = self.pairs[pair.block, best[1][pair.block]]
         if pair.count == current.count or current.proven or not self._small(pair):
             return False  # a large block's look at another count costs its plan's improvement
-        target = self.solver.relative_gap
-        return pair.bound < current.objective * (1 - target)
+        return self._below_plan(pair, current)
+
+    def _below_plan(self, pair: Pair, current: Pair) -> bool:
+        """This count's bound is below the block's chosen plan by more than the gap target."""
+        return pair.bound < current.objective * (1 - self.solver.relative_gap)
+
+    def _bound_then_look(self, pick: Pair, deadline: Deadline, waiting: int) -> SolveTask:
+        """A first look at another count; a small block's LP before it, which may rule the
+        count out without the look."""
+        if self._small(pick) and not pick.bound_refined:
+            return self._task(pick, deadline, deadline.remaining(), bound_only=True)
+        return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
 
     def _first_look_seconds(self, deadline: Deadline, waiting: int) -> float:
         share = TUNING.first_look_share * deadline.remaining() * self.solver.processes
