@@ -556,6 +556,10 @@ def solve_task(task: SolveTask) -> BlockResult:
     )
 
 
+#: Seconds to wait for a stopped worker process, or the pool's manager thread, to end.
+_STOP_SECONDS = 2
+
+
 class _Workers:
     """Worker processes (fork) for independent pairs, or the calling process when one."""
 
@@ -589,15 +593,20 @@ class _Workers:
         # Leaving on an exception (an interrupt, a SIGTERM, an error): a worker may be deep in a
         # solve, so stop the processes rather than wait for them.
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        manager = getattr(self.pool, "_executor_manager_thread", None)  # shutdown forgets it
         self.pool.shutdown(wait=False, cancel_futures=True)
         for proc in processes:
             if proc.is_alive():
                 proc.terminate()
         for proc in processes:
-            proc.join(timeout=2)
+            proc.join(timeout=_STOP_SECONDS)
             if proc.is_alive():
                 proc.kill()
-                proc.join(timeout=2)
+                proc.join(timeout=_STOP_SECONDS)
+        # Wait for the pool's manager thread to close its wake-up pipe; otherwise Python's exit
+        # hook may write to that pipe while the thread closes it (a traceback on 3.11).
+        if manager is not None:
+            manager.join(timeout=_STOP_SECONDS)
 
     def map(self, fn, tasks: list) -> list:
         if self.pool is None or len(tasks) <= 1:
