@@ -279,21 +279,17 @@ def test_a_swallowed_sigterm_still_stops_the_write(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _sleep(seconds: float) -> None:
-    import time
-
-    time.sleep(seconds)
-
-
 def test_stopping_the_workers_on_an_error_leaves_no_pool_thread_running():
     """Python's exit hook writes to the pool's wake-up pipe; its manager thread must be done first
     (a SIGTERM run in CI once printed 'Bad file descriptor' from that race)."""
+    import time
+
     from planning.allocate.search import _Workers
 
     with pytest.raises(RuntimeError), _Workers(2) as workers:
-        futures = [workers.submit(_sleep, 30) for _ in range(2)]
+        futures = [workers.submit(time.sleep, 30) for _ in range(2)]
         while not all(f.running() for f in futures):
-            _sleep(0.01)
+            time.sleep(0.01)
         manager = workers.pool._executor_manager_thread
         processes = list(workers.pool._processes.values())
         raise RuntimeError("stop")
