@@ -223,10 +223,17 @@ def test_children_band_one_large_block_is_proven_within_the_gap(tmp_path, data_d
     """Issue 5's hard instance: Hampshire's 865 areas as one block (no nesting), teams of
     30-50k children 0-17, count free. The large-block path (star models over the capacitated
     assignment's centres, Lagrangian bound) must give a valid plan with its proof."""
-    path = SCENARIOS / "hampshire_children_band.yaml"
+    # the shipped file gives 120 s; 60 s here keeps the suite short and the proof within 2x the
+    # target (12-07, alone: 1.40% at 60 s, 1.48% at 40 s, 0.91% at 120 s)
+    path = tmp_path / "children_band_60s.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'hampshire_children_band.yaml'}\n"
+        "solver: {time_limit_seconds: 60}\n"
+    )
     out = tmp_path / "children"
     assert main(["run", str(path), "--out", str(out), "--data-dir", str(data_dir)]) == 0
     scenario = load_scenario(path)
+    assert scenario.solver.time_limit_seconds == 60
     teams = pd.read_csv(out / "teams.csv")
     areas = pd.read_csv(out / "areas.csv")
     assert 6 <= len(teams) <= 9
@@ -241,7 +248,7 @@ def test_children_band_one_large_block_is_proven_within_the_gap(tmp_path, data_d
         (manifest["objective"] - manifest["bound"]) / manifest["objective"]
     )
     # the status follows the gap; how fast the gap closes is the benchmark's to measure
-    # (benchmarks/allocate.py: 0.91%, optimal, in 120 s alone), so here only a margin is asked
+    # (benchmarks/allocate.py), so here only a margin is asked
     within = manifest["gap"] <= scenario.solver.relative_gap + 1e-9
     assert manifest["status"] == ("optimal" if within else "time_limit")
     assert manifest["gap"] <= 2 * scenario.solver.relative_gap

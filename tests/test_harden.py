@@ -248,14 +248,21 @@ def test_sigterm_mid_write_exits_143_and_leaves_no_folder(tmp_path, data_dir):
     import time
     from pathlib import Path
 
-    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "sefton.yaml"
-    out = tmp_path / "out"
+    # Sefton with a 10 s allocation limit: only the write phase matters here, not the gap
+    sefton = Path(__file__).resolve().parents[1] / "scenarios" / "sefton.yaml"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    scenario = inputs / "sefton_quick.yaml"
+    scenario.write_text(f"extends: {sefton}\nsolver: {{time_limit_seconds: 10}}\n")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = runs / "out"
     cmd = [sys.executable, "-m", "planning", "run", str(scenario), "--out", str(out)]
     proc = subprocess.Popen(
         [*cmd, "--data-dir", str(data_dir)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 240
-    while not list(tmp_path.glob(".out-staging-*")) and proc.poll() is None:
+    while not list(runs.glob(".out-staging-*")) and proc.poll() is None:
         assert time.monotonic() < deadline, "the run never reached its write phase"
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be stopped mid-write"
@@ -263,7 +270,8 @@ def test_sigterm_mid_write_exits_143_and_leaves_no_folder(tmp_path, data_dir):
     err = proc.communicate(timeout=30)[1].decode()
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "SIGTERM" in err
-    assert list(tmp_path.iterdir()) == []  # no output, staging folder or lock
+    assert list(runs.iterdir()) == []  # no output, staging folder or lock
+    assert [p.name for p in inputs.iterdir()] == ["sefton_quick.yaml"]  # the user's file is kept
 
 
 def test_a_swallowed_sigterm_still_stops_the_write(tmp_path):
