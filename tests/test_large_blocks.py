@@ -10,8 +10,8 @@ from grids import grid
 from scipy.optimize import linprog
 
 from planning.allocate.blocks import Block, block_instance
-from planning.allocate.bounds import _knapsacks, lagrangian_bound, nearest_centre_bound
-from planning.allocate.deadline import Deadline
+from planning.allocate.bounds import _knapsacks, lagrangian_bound, lp_bound, nearest_centre_bound
+from planning.allocate.deadline import Deadline, DeadlinePassed
 from planning.allocate.graph import (
     allowed_columns,
     geodesic_km,
@@ -21,8 +21,9 @@ from planning.allocate.graph import (
     split_teams,
 )
 from planning.allocate.large_block import solve_large_block
-from planning.allocate.small_block import solve_small_block
+from planning.allocate.small_block import solve_exact, solve_small_block
 from planning.allocate.star import capacitated_centres, star_model, star_plan, star_search
+from planning.allocate.tree_split import tree_first_plan
 from planning.config import SolverSettings, TeamSettings
 from planning.solve import assignment_lp
 
@@ -191,6 +192,27 @@ def test_large_block_path_is_valid_and_close_to_the_exact_optimum(seed):
     assert best.objective - 1e-6 <= res.objective <= 1.05 * best.objective
     assert res.bound <= best.objective + 1e-6  # a bound for every plan, not just the star ones
     assert res.gap == pytest.approx((res.objective - res.bound) / res.objective)
+
+
+def test_an_lp_bound_cut_short_by_its_deadline_is_no_bound_and_the_pair_keeps_its_plan():
+    """Hampshire's children band lost 7 s past its stage clock to one pair's LP in the re-split
+    (12-07): the LP now stops at its deadline, and the re-split keeps the plan it had."""
+    picture = "\n".join(["AAAAAAAA"] * 8)
+    inst = instance(picture, low=70, high=90, count=2)
+    allowed = allowed_columns(inst)
+    full = lp_bound(inst, allowed, 2)
+    assert full is not None and full.value > 0
+    with pytest.raises(DeadlinePassed):  # this grid's LP needs more than its first round
+        lp_bound(inst, allowed, 2, deadline=Deadline.after(0))
+    plan = tree_first_plan(inst, 2, neighbour_lists(len(inst.weights), inst.edges), 0)
+    assert plan is not None
+    res = solve_exact(inst, 2, SOLVER, Deadline.after(0), 0.0, plan)
+    assert res.status == "time_limit" and res.bound is None
+    assert np.array_equal(res.centres, plan)
+    assert res.objective == pytest.approx(plan_cost(plan, inst))
+    assert lp_bound(inst, allowed, 2, deadline=Deadline.after(60)).value == pytest.approx(
+        full.value
+    )
 
 
 def test_large_block_path_finds_the_t_shapes():

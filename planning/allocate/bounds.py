@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planning.allocate.blocks import BlockInstance
-from planning.allocate.deadline import Deadline
+from planning.allocate.deadline import Deadline, DeadlinePassed
 from planning.allocate.tuning import TUNING
 from planning.errors import SolverError
 from planning.solve import IncrementalLp
@@ -31,9 +31,15 @@ class LpBound:
 
 
 def lp_bound(
-    inst: BlockInstance, allowed: np.ndarray, count: int, threads: int = 1
+    inst: BlockInstance,
+    allowed: np.ndarray,
+    count: int,
+    threads: int = 1,
+    deadline: Deadline | None = None,
 ) -> LpBound | None:
-    """Column generation on the LP relaxation; None when even the LP has no solution.
+    """Column generation on the LP relaxation; None when even the LP has no solution. With a
+    ``deadline``, raises ``DeadlinePassed`` when it passes before the LP has converged (a
+    restricted LP's value is no bound).
 
     Rows: each area in one team; ``count`` centres; each team's population within the band; an
     area joins only an open centre. Columns start as every centre and each area's nearest
@@ -153,6 +159,8 @@ def lp_bound(
             opened = np.zeros(n)
             opened[centres] = sol.x[: len(centres)]
             return LpBound(sol.objective, rc, int(present.sum()), opened)
+        if deadline is not None and deadline.expired():
+            raise DeadlinePassed(f"{inst.name}: the LP had not converged by its deadline")
         per_round = min(n, TUNING.lp_columns_per_round)
         best = np.argsort(candidate, axis=1, kind="stable")[:, :per_round]
         take = (np.take_along_axis(candidate, best, axis=1) < 0).ravel()

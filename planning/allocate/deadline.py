@@ -10,6 +10,10 @@ import time
 from dataclasses import dataclass
 
 
+class DeadlinePassed(Exception):
+    """A step that has no useful partial result ran out of time (its caller keeps what it had)."""
+
+
 @dataclass(frozen=True)
 class Deadline:
     """An instant on the monotonic clock; sub-deadlines never run past their parent."""

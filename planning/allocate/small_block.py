@@ -11,7 +11,7 @@ import numpy as np
 
 from planning.allocate.blocks import BlockInstance, BlockResult, sub_instance
 from planning.allocate.bounds import LpBound, lp_bound
-from planning.allocate.deadline import Deadline
+from planning.allocate.deadline import Deadline, DeadlinePassed
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.hess import build_model
 from planning.allocate.local_search import (
@@ -190,14 +190,18 @@ def solve_exact(
     gap_target: float,
     incumbent: np.ndarray,
 ) -> BlockResult:
-    """The LP bound, then the exact MIP over the columns that could beat ``incumbent``."""
+    """The LP bound, then the exact MIP over the columns that could beat ``incumbent``; the
+    incumbent as it was when the deadline passes before the LP converges."""
     start = time.monotonic()
     allowed = allowed_columns(inst)
-    lp = lp_bound(inst, allowed, count, solver.threads)
+    ub = plan_cost(incumbent, inst)
+    try:
+        lp = lp_bound(inst, allowed, count, solver.threads, deadline)
+    except DeadlinePassed:
+        return _result(inst, count, "time_limit", ub, None, incumbent, start)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
     extra = extra_costs(lp)
-    ub = plan_cost(incumbent, inst)
     columns = allowed & (extra <= (ub - lp.value) + 1e-6)
     outside = outside_bound(lp, extra, allowed, columns)
     model = build_model(inst, columns, count, solver, deadline)
