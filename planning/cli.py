@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     if teams.bound_holders:
         print(
             f"at the plan's own team counts the gap is {100 * teams.count_gap:.2f}%; the rest "
-            "is held by other counts not yet ruled out (report.html, manifest "
+            "is held by other counts (report.html, manifest "
             "allocation_bound_holders)"
         )
     if teams.below_band_teams:

@@ -266,7 +266,7 @@ def _holders_text(teams) -> str:
     return (
         f"With this plan's own team counts the gap is {_pct(teams.count_gap)}: no plan with "
         f"the same counts can be below {teams.count_bound:,.0f}. The rest of the gap is held by "
-        f"other counts that are not yet ruled out: {rows}."
+        f"other counts: {rows}."
     )
 
 

@@ -172,7 +172,8 @@ class Mip:
         warm_start: np.ndarray | None = None,
         objective_cutoff: float | None = None,
     ) -> SolveResult:
-        """Run HiGHS and read status, objective, bound and gap from it."""
+        """Run HiGHS and read status, objective, bound and gap from it. With
+        ``objective_cutoff``, "infeasible" means no solution costs less than the cutoff."""
         return _run_mip(
             self.highs, self.offset, time_limit, relative_gap_target, warm_start, objective_cutoff
         )
@@ -191,8 +192,10 @@ def _run_mip(
 ) -> SolveResult:
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
     h.setOptionValue("mip_rel_gap", float(relative_gap_target))
-    if objective_cutoff is not None:
-        h.setOptionValue("objective_bound", float(objective_cutoff) - offset)
+    # a cutoff prunes every node that cannot hold a solution below it (none: no cutoff, also
+    # after an earlier solve of the same model had one)
+    cutoff = highspy.kHighsInf if objective_cutoff is None else float(objective_cutoff) - offset
+    h.setOptionValue("objective_bound", cutoff)
     if warm_start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, warm_start))
@@ -259,7 +262,8 @@ class ArrayMip:
     def solve(
         self, *, time_limit: float, relative_gap_target: float, warm_start: np.ndarray | None = None
     ) -> SolveResult:
-        """Run HiGHS and read status, objective, bound and gap from it."""
+        """Run HiGHS and read status, objective, bound and gap from it. With
+        ``objective_cutoff``, "infeasible" means no solution costs less than the cutoff."""
         return _run_mip(self.highs, 0.0, time_limit, relative_gap_target, warm_start, None)
 
 

@@ -14,6 +14,7 @@ from planning.allocate import (
     count_range,
 )
 from planning.allocate.graph import population_path
+from planning.allocate.plan import holder_text
 from planning.config import Grouping, SolverSettings, TeamSettings
 from planning.errors import ConfigError, InfeasibleError, SolverError
 
@@ -309,7 +310,11 @@ def test_bound_holders_are_the_other_counts_in_the_bounds_choice():
         "bound": 70.0,
         "objective": None,
         "status": "time_limit",
+        "ruled_out_below": None,
     }
+    assert holder_text(row).endswith("no plan was found there and none was ruled out")
+    ruled = holder_text({**row, "ruled_out_below": 80.0})
+    assert ruled.endswith("no plan was found there; no plan there costs less than 80")
     assert bound_holders(pairs, [3, 2], ["A", "B"]) == []
 
 
@@ -369,3 +374,20 @@ def test_a_block_below_the_band_fails_or_is_one_flagged_team():
     check_plan(plan.assignment, areas, geo, settings, plan.below_band_teams)
     with pytest.raises(SolverError, match="outside the band"):
         check_plan(plan.assignment, areas, geo, settings)
+
+
+def test_stopping_the_workers_ends_a_running_look_at_once():
+    """Once the gap is met the search stops its workers (search._Workers.stop) rather than wait
+    for a look still running: the processes are gone and the pool is done."""
+    import time
+
+    from planning.allocate.search import _Workers
+
+    with _Workers(2) as workers:
+        future = workers.submit(time.sleep, 60)
+        time.sleep(0.5)
+        processes = list(workers.pool._processes.values())
+        assert processes and all(p.is_alive() for p in processes)
+        workers.stop()
+        assert workers.pool is None and not any(p.is_alive() for p in processes)
+        assert future.done()

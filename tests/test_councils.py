@@ -127,6 +127,32 @@ def test_a_gap_held_by_another_count_is_named(tmp_path, data_dir):
 
 
 @pytest.mark.slow
+def test_a_count_outside_the_plan_is_ruled_out_below_its_cutoff(tmp_path, data_dir):
+    """Suffolk (449 areas in 5 districts) with the defaults: a district's count that the plan
+    does not use but whose bound held the gap is ruled out below its cutoff (no plan there
+    costs less), which proves the plan within 1% well inside the 60 s. The manifest shows the
+    pair, its bound at least the cutoff, and the overall bound re-derives from every pair."""
+    scenario = tmp_path / "suffolk.yaml"
+    assert main(["init", "E10000029", "--out", str(scenario), "--data-dir", str(data_dir)]) == 0
+    folder = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(folder), "--data-dir", str(data_dir)]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "optimal" and manifest["gap"] <= 0.01
+    pairs = manifest["allocation_pairs"]
+    ruled = [p for p in pairs if p["ruled_out_below"] is not None]
+    assert ruled and not any(p["chosen"] for p in ruled)
+    assert all(p["bound"] >= p["ruled_out_below"] - 1e-6 for p in ruled)
+    groups: dict[str, dict[int, float]] = {}
+    for pair in pairs:
+        bound = float("inf") if pair["bound"] is None else pair["bound"]
+        groups.setdefault(pair["group"], {})[pair["teams"]] = bound
+    rederived = choose_counts(list(groups.values()), None)
+    assert rederived is not None and rederived[0] == pytest.approx(manifest["bound"], rel=1e-9)
+    assert_holders_rederive(manifest, rederived[1], list(groups))
+    assert any(h["ruled_out_below"] is not None for h in manifest["allocation_bound_holders"])
+
+
+@pytest.mark.slow
 def test_init_groups_districts_that_cannot_meet_the_band_alone(data_dir):
     """Leicestershire's Melton (51,742 residents) and Oadby and Wigston (57,749) fit no count of
     30,000-50,000 on their own: each is grouped with a touching district, the rest stand alone."""

@@ -21,7 +21,7 @@ from planning.allocate.graph import (
     split_teams,
 )
 from planning.allocate.large_block import solve_large_block
-from planning.allocate.small_block import solve_exact, solve_small_block
+from planning.allocate.small_block import rule_out, solve_exact, solve_small_block
 from planning.allocate.star import capacitated_centres, star_model, star_plan, star_search
 from planning.allocate.tree_split import tree_first_plan
 from planning.config import SolverSettings, TeamSettings
@@ -212,6 +212,64 @@ def test_an_lp_bound_cut_short_by_its_deadline_is_no_bound_and_the_pair_keeps_it
     assert res.objective == pytest.approx(plan_cost(plan, inst))
     in_time = lp_bound(inst, allowed, 2, deadline=Deadline.after(60))
     assert in_time is not None and in_time.value == pytest.approx(full.value)
+
+
+def test_a_count_ruled_out_below_a_cutoff_has_the_cutoff_as_its_bound():
+    """small_block.rule_out: with the cutoff between the LP and the optimum there is no plan
+    below it, and the bound is the cutoff (no plan needed); with the cutoff above the optimum it
+    finds a plan below the cutoff, here the optimum itself."""
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4)
+    lp = lp_bound(inst, allowed_columns(inst), 4)
+    best = solve_small_block(inst, 4, SOLVER, Deadline.after(60), 0.0)
+    assert lp is not None and best.status == "optimal" and lp.value < best.objective - 0.1
+    cutoff = (lp.value + best.objective) / 2
+    below = rule_out(inst, 4, SOLVER, Deadline.after(60), 0.0, cutoff)
+    assert below.centres is None and below.objective is None and below.status == "time_limit"
+    assert below.bound == pytest.approx(cutoff) and below.cut_rounds >= 1
+    kept = rule_out(inst, 4, SOLVER, Deadline.after(60), 0.0, cutoff, best.centres)
+    assert kept.objective == pytest.approx(best.objective) and kept.bound == pytest.approx(cutoff)
+    above = rule_out(inst, 4, SOLVER, Deadline.after(60), 0.0, 1.05 * best.objective)
+    assert above.status == "optimal" and above.objective == pytest.approx(best.objective)
+    assert plan_is_valid(above.centres, inst, neighbour_lists(len(inst.weights), inst.edges))
+    assert above.bound == pytest.approx(best.objective)
+
+
+def test_a_holder_outside_the_best_plan_is_ruled_out_below_its_share_of_the_gap():
+    """Group 0's plan has 3 teams, but its 4-team bound holds the overall gap (6.7%). Its next
+    task rules it out below the best objective less the gap target, less group 1's bound; once
+    its bound reaches that, the overall gap is within the target and the search is done."""
+    from planning.allocate.blocks import BlockResult
+    from planning.allocate.search import CountSearch, Pair
+    from planning.allocate.tuning import TUNING
+
+    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
+    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
+    w = areas.residents.to_numpy(float)
+    settings = TeamSettings(min_population=5, max_population=8)
+    insts = [
+        block_instance(geo, w, Block("A", np.arange(24), (3, 4), 24.0), settings),
+        block_instance(geo, w, Block("B", np.arange(12), (2,), 12.0), settings),
+    ]
+    search = CountSearch(insts, solver, None)
+    plan = np.zeros(24, dtype=int)
+    search.pairs[0, 3] = Pair(0, 3, 99.5, 100.0, plan, status="optimal", looks=1)
+    holder = Pair(0, 4, 90.0, status="no plan", looks=1, bound_refined=True)
+    search.pairs[0, 4] = holder
+    search.pairs[1, 2] = Pair(1, 2, 50.0, 50.0, plan[:12], status="optimal", looks=1)
+    assert search.gap() == pytest.approx(10 / 150)
+    task = search.next_task(Deadline.after(60), set())
+    share = TUNING.rule_out_gap_share * solver.relative_gap
+    assert task is not None and (task.block, task.count) == (0, 4) and task.exact
+    assert task.cutoff == pytest.approx((1 - share) * 150.0 - 50.0)
+    # a look at 4 teams begun without a cutoff: the other worker rules the pair out beside it
+    beside = search.next_task(Deadline.after(60), {(0, 4)})
+    assert beside is not None and beside.cutoff == pytest.approx(task.cutoff)
+    assert search.next_task(Deadline.after(60), {(0, 4)}, {(0, 4)}) is None
+    ruled = BlockResult("A", 4, "time_limit", None, task.cutoff, None, 1.0, 1, 0)
+    search.record(task, ruled)
+    assert holder.ruled_out_below == pytest.approx(task.cutoff) and holder.status == "no plan"
+    assert search.gap() <= solver.relative_gap
+    assert search.next_task(Deadline.after(60), set()) is None
 
 
 def test_large_block_path_finds_the_t_shapes():

@@ -185,6 +185,7 @@ def bound_holders(pairs: list[dict], bound_counts: list[int], groups: list[str])
                 "bound": pair["bound"],
                 "objective": pair["objective"],
                 "status": pair["status"],
+                "ruled_out_below": pair.get("ruled_out_below"),
             }
         )
     return rows
@@ -209,6 +210,7 @@ def _pair_rows(search: CountSearch, blocks: list[Block]) -> list[dict]:
                 "looks": p.looks,
                 "cut_rounds": p.cut_rounds,
                 "cuts": p.cuts,
+                "ruled_out_below": p.ruled_out_below,
             }
         )
     return rows

@@ -147,9 +147,11 @@ class BlockModel:
         gap_target: float,
         incumbent: np.ndarray | None,
         outside_bound: float,
+        cutoff: float | None = None,
     ) -> tuple[str, np.ndarray | None, float | None, int]:
         """Cut loop: best contiguous plan and a bound (capped by ``outside_bound``, the least cost
-        of any plan using a column left out of this model)."""
+        of any plan using a column left out of this model). With ``cutoff`` and no plan below it,
+        only plans below it are searched for: the bound reaches the cutoff when there are none."""
         inst = self.inst
         best = incumbent
         best_cost = plan_cost(best, inst) if best is not None else math.inf
@@ -160,17 +162,26 @@ class BlockModel:
             remaining = deadline.remaining()
             if remaining <= 0:
                 break
-            warm = self.values_of(best) if best is not None else None
+            cut = cutoff if cutoff is not None and cutoff <= best_cost else None
+            warm = self.values_of(best) if best is not None and cut is None else None
             res = self.mip.solve(
-                time_limit=remaining, relative_gap_target=gap_target, warm_start=warm
+                time_limit=remaining,
+                relative_gap_target=gap_target,
+                warm_start=warm,
+                objective_cutoff=cut,
             )
             rounds += 1
+            if res.status == "infeasible" and cut is not None:  # no plan costs less than the cut
+                bound = cut if bound is None else max(bound, cut)
+                status = "optimal" if best_cost <= cut else "time_limit"
+                break
             if res.status == "infeasible":
                 status = "infeasible" if best is None else "optimal"
                 bound = best_cost if best is not None else None
                 break
-            if res.bound is not None:
-                bound = res.bound if bound is None else max(bound, res.bound)
+            if res.bound is not None:  # with a cut: a bound on the plans below it, or the cut
+                found = res.bound if cut is None else min(res.bound, cut)
+                bound = found if bound is None else max(bound, found)
             if not res.has_solution:
                 status = res.status
                 break

@@ -37,7 +37,7 @@ from planning.allocate.bounds import (
 from planning.allocate.deadline import Deadline
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.large_block import solve_large_block
-from planning.allocate.small_block import solve_small_block
+from planning.allocate.small_block import rule_out, solve_small_block
 from planning.allocate.tree_split import tree_first_plan
 from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings
@@ -63,6 +63,8 @@ class SolveTask:
     # block's own Lagrangian bound (large blocks)
     hint: np.ndarray | None = None  # no plan yet: the best plan of the block at another count
     seconds: float = 0.0  # the time it was given (0: never counts as having ended early)
+    cutoff: float | None = None  # a small block's count only to be ruled out: plans below this
+    # matter, and with none below it the pair's bound reaches it (small_block.rule_out)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Pair:
     cut_rounds: int = 0
     cuts: int = 0
     bound_refined: bool = False  # its own bound computed (LP or block Lagrangian), beyond up front
+    ruled_out_below: float | None = None  # proven: no plan of this pair costs less than this
     settled: bool = False  # its last look from its plan ran every step to the end in under half
     # its time and changed nothing: the same plan, LP and seed again would give the same result
 
@@ -167,7 +170,8 @@ class CountSearch:
             while True:
                 while len(running) < self.solver.processes and not deadline.expired():
                     busy = {(t.block, t.count) for t in running.values()}
-                    task = self.next_task(deadline, busy)
+                    ruling = {(t.block, t.count) for t in running.values() if t.cutoff is not None}
+                    task = self.next_task(deadline, busy, ruling)
                     if task is None:
                         break
                     running[workers.submit(solve_task, task)] = task
@@ -177,6 +181,12 @@ class CountSearch:
                 for future in done:
                     self.record(running.pop(future), future.result())
                 self._report(deadline)
+                gap = self.gap()
+                if running and gap is not None and gap <= self.solver.relative_gap:
+                    # proven within the target: what still runs cannot change the answer
+                    log.info("gap %.3f%%: stopping %d running look(s)", 100 * gap, len(running))
+                    workers.stop()
+                    return
 
     def seed_plans(self) -> None:
         """A first plan for every large block, from a spanning-tree bisection at its
@@ -206,8 +216,14 @@ class CountSearch:
                 )
                 break
 
-    def next_task(self, deadline: Deadline, busy: set[tuple[int, int]]) -> SolveTask | None:
-        """What a free worker should do next, or None when nothing is worth doing."""
+    def next_task(
+        self,
+        deadline: Deadline,
+        busy: set[tuple[int, int]],
+        ruling: set[tuple[int, int]] | frozenset = frozenset(),
+    ) -> SolveTask | None:
+        """What a free worker should do next, or None when nothing is worth doing. ``busy``: the
+        pairs a worker has; ``ruling``: those of them being ruled out below a cutoff."""
         best, bound = self.best(), self.bound()
         if best is not None and bound is not None:
             gap = relative_gap(best[0], min(best[0], bound[0]))
@@ -262,13 +278,23 @@ class CountSearch:
             pick = min(need_bound, key=lambda p: (p.bound, p.block, p.count))
             share = 1.0 if self._small(pick) else TUNING.own_bound_share
             return self._task(pick, deadline, share * deadline.remaining(), bound_only=True)
+        # a small block's count outside the best plan only needs ruling out below its cutoff
+        cutoffs = {}
+        for p in open_pairs if best is not None else ():
+            key = (p.block, p.count)
+            if key not in planned and self._small(p):
+                cutoff = self._cutoff(p, best[0])
+                if cutoff is not None and p.bound < cutoff < p.objective:
+                    cutoffs[key] = cutoff
         fresh = [p for p in open_pairs if p.looks == 0]
         if fresh:  # the best plan's pairs first: a look improves a plan more than it finds one
             pick = min(
                 fresh, key=lambda p: ((p.block, p.count) not in planned, p.bound, p.block, p.count)
             )
             waiting = len(fresh) + len(busy)
-            return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
+            seconds = self._first_look_seconds(deadline, waiting)
+            cutoff = cutoffs.get((pick.block, pick.count))
+            return self._task(pick, deadline, seconds, exact=cutoff is not None, cutoff=cutoff)
         beaters = [
             p
             for p in free
@@ -278,7 +304,11 @@ class CountSearch:
             pick = min(beaters, key=lambda p: (p.bound, p.block, p.count))
             return self._bound_then_look(pick, deadline, len(beaters) + len(busy))
         if open_pairs:
-            widths = {(p.block, p.count): p.objective - p.bound for p in open_pairs}
+            widths = {
+                (p.block, p.count): min(p.objective, cutoffs.get((p.block, p.count), math.inf))
+                - p.bound
+                for p in open_pairs
+            }
             pick = min(open_pairs, key=lambda p: (widths[p.block, p.count], p.block, p.count))
             width = widths[pick.block, pick.count]
             finite = [w for w in widths.values() if np.isfinite(w)]
@@ -291,7 +321,8 @@ class CountSearch:
                 TUNING.gap_budget_growth * pick.last_budget,
             )
             pick.last_budget = seconds
-            return self._task(pick, deadline, seconds, exact=True)
+            cutoff = cutoffs.get((pick.block, pick.count))
+            return self._task(pick, deadline, seconds, exact=True, cutoff=cutoff)
         # 3. a spare worker: a count whose bound says it could still beat the best plan
         if best is None:
             return None
@@ -300,6 +331,16 @@ class CountSearch:
         if spare:
             pick = min(spare, key=lambda p: (p.bound, p.block, p.count))
             return self._bound_then_look(pick, deadline, 1 + len(busy))
+        # 4. a pair whose look began while the best plan used it, and which now only needs
+        # ruling out: rule it out beside that look (Reigate and Banstead at 5 teams had 41 s of
+        # a look aimed at its own plan's gap while the other worker idled)
+        for key in sorted((chosen & busy) - planned - set(ruling)):
+            pair = self.pairs[key]
+            if pair.proven or not self._small(pair):
+                continue
+            cutoff = self._cutoff(pair, best[0])
+            if cutoff is not None and pair.bound < cutoff < pair.objective:
+                return self._task(pair, deadline, deadline.remaining(), exact=True, cutoff=cutoff)
         return None
 
     def record(self, task: SolveTask, res: BlockResult) -> None:
@@ -323,6 +364,8 @@ class CountSearch:
         pair.cuts += res.cuts
         before = (pair.objective, pair.bound)
         self._fold(pair, res)
+        if task.cutoff is not None and res.bound is not None and res.bound >= task.cutoff:
+            pair.ruled_out_below = max(task.cutoff, pair.ruled_out_below or 0.0)
         ended_early = res.seconds < TUNING.settled_look_share * task.seconds
         # a small group's look counts only if its exact model was built and solved
         ran = not self._small(pair) or (task.exact and res.cut_rounds > 0)
@@ -333,7 +376,7 @@ class CountSearch:
         if pair.plan is None:
             pair.status = "no plan"
         log.info(
-            "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s (look %d)",
+            "%s, %d teams: %s, objective %.0f, bound %.0f, %.1f s (look %d%s)",
             task.inst.name,
             task.count,
             pair.status,
@@ -341,6 +384,7 @@ class CountSearch:
             pair.bound,
             res.seconds,
             pair.looks,
+            "" if task.cutoff is None else f", ruling out plans below {task.cutoff:.0f}",
         )
 
     # ----------------------------------------------------------------- helpers
@@ -387,6 +431,22 @@ class CountSearch:
             return False  # a large block's look at another count costs its plan's improvement
         return self._below_plan(pair, current)
 
+    def _cutoff(self, pair: Pair, best: float) -> float | None:
+        """The cost below which a plan of this pair matters: with no plan below it, every
+        choice of counts using the pair sums to at least the best plan's objective less the gap
+        target (a share of it, so the overall gap ends just inside), given the other blocks'
+        bounds."""
+        table = [
+            {pair.count: 0.0}
+            if b == pair.block
+            else {c: self.pairs[b, c].bound for c in inst.counts}
+            for b, inst in enumerate(self.insts)
+        ]
+        rest = choose_counts(table, self.total)
+        if rest is None:
+            return None
+        return (1 - TUNING.rule_out_gap_share * self.solver.relative_gap) * best - rest[0]
+
     def _below_plan(self, pair: Pair, current: Pair) -> bool:
         """This count's bound is below the block's chosen plan by more than the gap target."""
         return pair.bound < current.objective * (1 - self.solver.relative_gap)
@@ -413,6 +473,7 @@ class CountSearch:
         seconds: float,
         exact: bool = False,
         bound_only: bool = False,
+        cutoff: float | None = None,
     ) -> SolveTask:
         return SolveTask(
             pair.block,
@@ -426,6 +487,7 @@ class CountSearch:
             bound_only,
             None if pair.has_plan else self._hint(pair),
             min(seconds, deadline.remaining()),
+            cutoff,
         )
 
     def _hint(self, pair: Pair) -> np.ndarray | None:
@@ -542,6 +604,17 @@ def solve_task(task: SolveTask) -> BlockResult:
     large = len(inst.weights) > TUNING.large_block_areas
     if task.bound_only:
         return pair_bound(inst, task.count, task.solver, task.deadline, large, task.incumbent)
+    if task.cutoff is not None and not large:
+        return rule_out(
+            inst,
+            task.count,
+            task.solver,
+            task.deadline,
+            task.solver.relative_gap,
+            task.cutoff,
+            task.incumbent,
+            task.lp,
+        )
     solve = solve_large_block if large else solve_small_block
     return solve(
         inst,
@@ -592,6 +665,12 @@ class _Workers:
             return
         # Leaving on an exception (an interrupt, a SIGTERM, an error): a worker may be deep in a
         # solve, so stop the processes rather than wait for them.
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the worker processes now, whatever they are solving (the pool is then done)."""
+        if self.pool is None:
+            return
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
         manager = getattr(self.pool, "_executor_manager_thread", None)  # shutdown forgets it
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -607,6 +686,7 @@ class _Workers:
         # hook may write to that pipe while the thread closes it (a traceback on 3.11).
         if manager is not None:
             manager.join(timeout=_STOP_SECONDS)
+        self.pool = None
 
     def map(self, fn, tasks: list) -> list:
         if self.pool is None or len(tasks) <= 1:

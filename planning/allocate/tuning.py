@@ -33,6 +33,8 @@ class Tuning:
     gap_budget_min_seconds: float = 3.0
     gap_budget_growth: float = 2.0  # each exact solve of a pair gets at least this x the last
     settled_look_share: float = 0.5  # a look using less of its time than this ended on its own
+    rule_out_gap_share: float = 0.999  # a count outside the best plan is ruled out below the
+    # best objective less this share of the gap target (and the other blocks' bounds)
     own_bound_share: float = 0.2  # of the time left: a large block's own Lagrangian bound
 
     # small blocks: quick plans before the exact model
