@@ -278,23 +278,20 @@ class CountSearch:
             pick = min(need_bound, key=lambda p: (p.bound, p.block, p.count))
             share = 1.0 if self._small(pick) else TUNING.own_bound_share
             return self._task(pick, deadline, share * deadline.remaining(), bound_only=True)
-        # a small block's count outside the best plan only needs ruling out below its cutoff
-        cutoffs = {}
-        for p in open_pairs if best is not None else ():
-            key = (p.block, p.count)
-            if key not in planned and self._small(p):
-                cutoff = self._cutoff(p, best[0])
-                if cutoff is not None and p.bound < cutoff < p.objective:
-                    cutoffs[key] = cutoff
         fresh = [p for p in open_pairs if p.looks == 0]
         if fresh:  # the best plan's pairs first: a look improves a plan more than it finds one
             pick = min(
                 fresh, key=lambda p: ((p.block, p.count) not in planned, p.bound, p.block, p.count)
             )
             waiting = len(fresh) + len(busy)
-            seconds = self._first_look_seconds(deadline, waiting)
-            cutoff = cutoffs.get((pick.block, pick.count))
-            return self._task(pick, deadline, seconds, exact=cutoff is not None, cutoff=cutoff)
+            return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
+        # a small block's count outside the best plan, after its first look (which may find a
+        # plan that beats the best), only needs ruling out below its cutoff
+        cutoffs = {
+            (p.block, p.count): cutoff
+            for p in open_pairs
+            if (cutoff := self._holder_cutoff(p, planned, best)) is not None
+        }
         beaters = [
             p
             for p in free
@@ -334,12 +331,10 @@ class CountSearch:
         # 4. a pair whose look began while the best plan used it, and which now only needs
         # ruling out: rule it out beside that look (Reigate and Banstead at 5 teams had 41 s of
         # a look aimed at its own plan's gap while the other worker idled)
-        for key in sorted((chosen & busy) - planned - set(ruling)):
+        for key in sorted((chosen & busy) - set(ruling)):
             pair = self.pairs[key]
-            if pair.proven or not self._small(pair):
-                continue
-            cutoff = self._cutoff(pair, best[0])
-            if cutoff is not None and pair.bound < cutoff < pair.objective:
+            cutoff = None if pair.proven else self._holder_cutoff(pair, planned, best)
+            if cutoff is not None:
                 return self._task(pair, deadline, deadline.remaining(), exact=True, cutoff=cutoff)
         return None
 
@@ -430,6 +425,18 @@ class CountSearch:
         if pair.count == current.count or current.proven or not self._small(pair):
             return False  # a large block's look at another count costs its plan's improvement
         return self._below_plan(pair, current)
+
+    def _holder_cutoff(
+        self, pair: Pair, planned: set[tuple[int, int]], best: tuple[float, list[int]] | None
+    ) -> float | None:
+        """The cutoff of a small block's pair that the best plan does not use and that has had
+        its first look (so a running look of it is an exact one), when it is above its bound and
+        below its plan; else None."""
+        key = (pair.block, pair.count)
+        if best is None or key in planned or pair.looks == 0 or not self._small(pair):
+            return None
+        cutoff = self._cutoff(pair, best[0])
+        return cutoff if cutoff is not None and pair.bound < cutoff < pair.objective else None
 
     def _cutoff(self, pair: Pair, best: float) -> float | None:
         """The cost below which a plan of this pair matters: with no plan below it, every

@@ -201,19 +201,7 @@ def solve_exact(
         return _result(inst, count, "time_limit", ub, None, incumbent, start)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
-    extra = extra_costs(lp)
-    columns = allowed & (extra <= (ub - lp.value) + 1e-6)
-    outside = outside_bound(lp, extra, allowed, columns)
-    model = build_model(inst, columns, count, solver, deadline)
-    if model is None:  # too little time left to build and solve it: the plan as it was
-        bound = min(lp.value, ub)
-        return _result(inst, count, "time_limit", ub, bound, incumbent, start)
-    status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside)
-    objective = plan_cost(plan, inst) if plan is not None else None
-    bound = lp.value if bound is None else max(bound, lp.value)
-    if objective is not None:
-        bound = min(bound, objective)
-    return _result(inst, count, status, objective, bound, plan, start, rounds, model.cuts)
+    return _exact_below(inst, count, solver, deadline, gap_target, lp, ub, incumbent, start)
 
 
 def rule_out(
@@ -234,36 +222,59 @@ def rule_out(
     needs no plan of its own. East Riding of Yorkshire at 11 teams: no plan below 1,387,527 in
     28 s; its own look from a plan at 1,420,710 had reached a bound of 1,375,158 in 42 s."""
     start = time.monotonic()
-    allowed = allowed_columns(inst)
     ub = plan_cost(incumbent, inst) if incumbent is not None else None
     if lp is None:
         try:
-            lp = lp_bound(inst, allowed, count, solver.threads, deadline)
+            lp = lp_bound(inst, allowed_columns(inst), count, solver.threads, deadline)
         except DeadlinePassed:
             return _result(inst, count, "time_limit", ub, None, incumbent, start)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
     if lp.value >= cutoff:  # the LP alone rules the count out
         return _result(inst, count, "time_limit", ub, lp.value, incumbent, start, lp=lp)
-    extra = extra_costs(lp)
-    columns = allowed & (extra <= (cutoff - lp.value) + 1e-6)
-    outside = outside_bound(lp, extra, allowed, columns)
-    model = build_model(inst, columns, count, solver, deadline, proof=True)
-    if model is None:  # too little time left to build and solve it
-        return _result(inst, count, "time_limit", ub, lp.value, incumbent, start, lp=lp)
-    status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside, cutoff)
-    objective = plan_cost(plan, inst) if plan is not None else None
-    bound = lp.value if bound is None else max(bound, lp.value)
-    if objective is not None:
-        bound = min(bound, objective)
+    res = _exact_below(
+        inst, count, solver, deadline, gap_target, lp, cutoff, incumbent, start, cutoff
+    )
+    done = res.bound is not None and res.bound >= cutoff
     log.debug(
         "%s, %d teams: ruling out plans below %.0f: bound %.0f, %s",
         inst.name,
         count,
         cutoff,
-        bound,
-        "done" if bound >= cutoff else "not yet",
+        lp.value if res.bound is None else res.bound,
+        "done" if done else "not yet",
     )
+    return res
+
+
+def _exact_below(
+    inst: BlockInstance,
+    count: int,
+    solver: SolverSettings,
+    deadline: Deadline,
+    gap_target: float,
+    lp: LpBound,
+    limit: float,
+    incumbent: np.ndarray | None,
+    start: float,
+    cutoff: float | None = None,
+) -> BlockResult:
+    """The model for the bound over the columns whose reduced cost could still give a plan
+    below ``limit`` (all others provably cannot), from ``incumbent``, with HiGHS's ``cutoff``."""
+    allowed = allowed_columns(inst)
+    ub = plan_cost(incumbent, inst) if incumbent is not None else None
+    extra = extra_costs(lp)
+    columns = allowed & (extra <= (limit - lp.value) + 1e-6)
+    outside = outside_bound(lp, extra, allowed, columns)
+    model = build_model(inst, columns, count, solver, deadline, proof=cutoff is not None)
+    if model is None:  # too little time left to build and solve it: the plan as it was
+        bound = lp.value if ub is None else min(lp.value, ub)
+        return _result(inst, count, "time_limit", ub, bound, incumbent, start, lp=lp)
+    status, plan, bound, rounds = model.solve(deadline, gap_target, incumbent, outside, cutoff)
+    objective = plan_cost(plan, inst) if plan is not None else None
+    bound = lp.value if bound is None else max(bound, lp.value)
+    if objective is not None:
+        bound = min(bound, objective)
     return _result(inst, count, status, objective, bound, plan, start, rounds, model.cuts, lp)
 
 
