@@ -262,8 +262,7 @@ class ArrayMip:
     def solve(
         self, *, time_limit: float, relative_gap_target: float, warm_start: np.ndarray | None = None
     ) -> SolveResult:
-        """Run HiGHS and read status, objective, bound and gap from it. With
-        ``objective_cutoff``, "infeasible" means no solution costs less than the cutoff."""
+        """Run HiGHS and read status, objective, bound and gap from it."""
         return _run_mip(self.highs, 0.0, time_limit, relative_gap_target, warm_start, None)
 
 

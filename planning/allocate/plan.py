@@ -49,13 +49,12 @@ def holder_text(row: dict) -> str:
     """One row of ``TeamPlan.bound_holders`` for a reader: the group, its count in the overall
     bound and the plan's, and what is known at that count."""
     below = row.get("ruled_out_below")
-    known = (
-        "no plan was found there and none was ruled out"
-        if row["objective"] is None and below is None
-        else "no plan was found there"
-        if row["objective"] is None
-        else f"the best plan found there costs {row['objective']:,.0f}"
-    )
+    if row["objective"] is not None:
+        known = f"the best plan found there costs {row['objective']:,.0f}"
+    elif below is None:
+        known = "no plan was found there and none was ruled out"
+    else:
+        known = "no plan was found there"
     ruled = "" if below is None else f"; no plan there costs less than {below:,.0f}"
     return (
         f"{row['group']} at {row['teams']} teams (this plan has {row['plan_teams']}): bound "

@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -220,7 +221,7 @@ class CountSearch:
         self,
         deadline: Deadline,
         busy: set[tuple[int, int]],
-        ruling: set[tuple[int, int]] | frozenset = frozenset(),
+        ruling: AbstractSet[tuple[int, int]] = frozenset(),
     ) -> SolveTask | None:
         """What a free worker should do next, or None when nothing is worth doing. ``busy``: the
         pairs a worker has; ``ruling``: those of them being ruled out below a cutoff."""
@@ -331,7 +332,7 @@ class CountSearch:
         # 4. a pair whose look began while the best plan used it, and which now only needs
         # ruling out: rule it out beside that look (Reigate and Banstead at 5 teams had 41 s of
         # a look aimed at its own plan's gap while the other worker idled)
-        for key in sorted((chosen & busy) - set(ruling)):
+        for key in sorted((chosen & busy) - ruling):
             pair = self.pairs[key]
             cutoff = None if pair.proven else self._holder_cutoff(pair, planned, best)
             if cutoff is not None:

@@ -201,7 +201,9 @@ def solve_exact(
         return _result(inst, count, "time_limit", ub, None, incumbent, start)
     if lp is None:
         return _result(inst, count, "infeasible", None, None, None, start)
-    return _exact_below(inst, count, solver, deadline, gap_target, lp, ub, incumbent, start)
+    return _exact_below(
+        inst, count, solver, deadline, gap_target, lp, allowed, ub, incumbent, start
+    )
 
 
 def rule_out(
@@ -222,10 +224,11 @@ def rule_out(
     needs no plan of its own. East Riding of Yorkshire at 11 teams: no plan below 1,387,527 in
     28 s; its own look from a plan at 1,420,710 had reached a bound of 1,375,158 in 42 s."""
     start = time.monotonic()
+    allowed = allowed_columns(inst)
     ub = plan_cost(incumbent, inst) if incumbent is not None else None
     if lp is None:
         try:
-            lp = lp_bound(inst, allowed_columns(inst), count, solver.threads, deadline)
+            lp = lp_bound(inst, allowed, count, solver.threads, deadline)
         except DeadlinePassed:
             return _result(inst, count, "time_limit", ub, None, incumbent, start)
     if lp is None:
@@ -233,7 +236,7 @@ def rule_out(
     if lp.value >= cutoff:  # the LP alone rules the count out
         return _result(inst, count, "time_limit", ub, lp.value, incumbent, start, lp=lp)
     res = _exact_below(
-        inst, count, solver, deadline, gap_target, lp, cutoff, incumbent, start, cutoff
+        inst, count, solver, deadline, gap_target, lp, allowed, cutoff, incumbent, start, cutoff
     )
     done = res.bound is not None and res.bound >= cutoff
     log.debug(
@@ -254,14 +257,15 @@ def _exact_below(
     deadline: Deadline,
     gap_target: float,
     lp: LpBound,
+    allowed: np.ndarray,
     limit: float,
     incumbent: np.ndarray | None,
     start: float,
     cutoff: float | None = None,
 ) -> BlockResult:
-    """The model for the bound over the columns whose reduced cost could still give a plan
-    below ``limit`` (all others provably cannot), from ``incumbent``, with HiGHS's ``cutoff``."""
-    allowed = allowed_columns(inst)
+    """The model for the bound over the ``allowed`` columns whose reduced cost could still give
+    a plan below ``limit`` (all others provably cannot), from ``incumbent``, with HiGHS's
+    ``cutoff``."""
     ub = plan_cost(incumbent, inst) if incumbent is not None else None
     extra = extra_costs(lp)
     columns = allowed & (extra <= (limit - lp.value) + 1e-6)
