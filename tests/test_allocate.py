@@ -391,3 +391,24 @@ def test_stopping_the_workers_ends_a_running_look_at_once():
         workers.stop()
         assert workers.pool is None and not any(p.is_alive() for p in processes)
         assert future.done()
+
+
+def test_counts_no_total_can_reach_are_dropped():
+    """
+    AAAAAA     with a fixed total, a block keeps only the counts some choice of the others'
+    BBBBBB     counts brings to it: one block keeps the total itself, and no pair of the
+               search is spent on a count that could never be chosen
+    """
+    from planning.allocate.blocks import plan_blocks
+
+    areas, geo = grid("AAAAAA\nBBBBBB")
+    one = TeamSettings(min_population=2, max_population=4, total_teams=5)
+    (block,), _ = plan_blocks(areas, one)
+    assert block.counts == (5,)  # 12 residents admit 3-6 teams
+    plan = allocate_teams(areas, geo, one, SOLVER)
+    assert {p["teams"] for p in plan.pairs} == {5}
+    per = TeamSettings(min_population=2, max_population=3, nesting="district", total_teams=4)
+    blocks, _ = plan_blocks(areas, per)
+    assert [b.counts for b in blocks] == [(2,), (2,)]  # each 6 admits 2-3; 4 in all: 2 + 2
+    loose = per.model_copy(update={"total_teams": 5})
+    assert [b.counts for b in plan_blocks(areas, loose)[0]] == [(2, 3), (2, 3)]

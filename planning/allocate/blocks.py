@@ -169,7 +169,20 @@ def plan_blocks(areas: pd.DataFrame, settings: TeamSettings) -> tuple[list[Block
                 + ", ".join(f"{b.name} {min(b.counts)}-{max(b.counts)}" for b in blocks)
                 + ")"
             )
+        else:  # a count no choice of the others' counts can bring to the total is never chosen
+            blocks = [
+                replace(b, counts=reachable_counts(b.counts, lo, hi, settings.total_teams))
+                for b in blocks
+            ]
     return blocks, problems
+
+
+def reachable_counts(counts: tuple[int, ...], lo: int, hi: int, total: int) -> tuple[int, ...]:
+    """The counts of one block that some choice of the other blocks' counts (which sum to any
+    whole number in ``lo - min(counts) .. hi - max(counts)``, each block's counts being a range)
+    brings to ``total``: a single block with a fixed total keeps only that count."""
+    others_lo, others_hi = lo - min(counts), hi - max(counts)
+    return tuple(c for c in counts if others_lo <= total - c <= others_hi)
 
 
 def district_limits(
