@@ -10,7 +10,13 @@ from grids import grid
 from scipy.optimize import linprog
 
 from planning.allocate.blocks import Block, block_instance
-from planning.allocate.bounds import _knapsacks, lagrangian_bound, lp_bound, nearest_centre_bound
+from planning.allocate.bounds import (
+    _knapsacks,
+    lagrangian_bound,
+    lagrangian_bounds,
+    lp_bound,
+    nearest_centre_bound,
+)
 from planning.allocate.deadline import Deadline, DeadlinePassed
 from planning.allocate.graph import (
     allowed_columns,
@@ -92,6 +98,21 @@ def test_lagrangian_bound_never_exceeds_the_proven_optimum(seed):
     bound, _ = lagrangian_bound(inst, allowed_columns(inst), 4, best.objective, 400)
     assert bound <= best.objective + 1e-6
     assert bound >= 0.8 * best.objective  # and it is not a trivial bound
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lagrangian_started_at_the_lp_duals_begins_at_the_lp_bound(seed):
+    """The LP's assignment duals are optimal multipliers of the Lagrangian with LP knapsacks:
+    started there, its first step already gives the LP bound, and more steps stay below the
+    proven optimum."""
+    inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4, seed=seed)
+    allowed = allowed_columns(inst)
+    lp = lp_bound(inst, allowed, 4)
+    first, _ = lagrangian_bounds(inst, allowed, (4,), math.inf, 1, start=lp.assignment_dual)
+    assert first[4] == pytest.approx(lp.value, rel=1e-6)
+    best = exact(inst, 4)
+    more, _ = lagrangian_bounds(inst, allowed, (4,), best.objective, 50, start=lp.assignment_dual)
+    assert first[4] - 1e-6 <= more[4] <= best.objective + 1e-6
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -28,6 +28,8 @@ class LpBound:
     reduced_cost: np.ndarray  # (n, n): rc of x_ij; diagonal is the centre's own column
     columns: int  # columns generated before the LP was proven optimal over all of them
     centre_value: np.ndarray  # LP value of each area's centre column (how open it is)
+    assignment_dual: np.ndarray  # dual of each area's 'in one team' row: Lagrangian multipliers
+    # at which the Lagrangian bound with LP knapsacks equals ``value``
 
 
 def lp_bound(
@@ -158,7 +160,7 @@ def lp_bound(
             rc = np.where(present | offdiag, np.maximum(rc, 0.0), np.inf)
             opened = np.zeros(n)
             opened[centres] = sol.x[: len(centres)]
-            return LpBound(sol.objective, rc, int(present.sum()), opened)
+            return LpBound(sol.objective, rc, int(present.sum()), opened, ya.copy())
         if deadline is not None and deadline.expired():
             raise DeadlinePassed(f"{inst.name}: the LP had not converged by its deadline")
         per_round = min(n, TUNING.lp_columns_per_round)
@@ -226,6 +228,7 @@ def lagrangian_bounds(
     steps: int,
     deadline: Deadline | None = None,
     knapsacks: Knapsacks | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[dict[int, float], np.ndarray]:
     """Lower bounds for every team count at once, by Lagrangian relaxation of 'each area in one
     team'.
@@ -237,7 +240,9 @@ def lagrangian_bounds(
     teams gets an infinite bound: no plan exists there. Returns each count's best bound and
     the centres' knapsack values at the multipliers of the best weakest bound. ``knapsacks``
     replaces the LP knapsacks with another oracle of the same form (any that gives each
-    centre's value no higher than its best team's keeps the bound valid).
+    centre's value no higher than its best team's keeps the bound valid). ``start``: the first
+    multipliers (e.g. the LP's ``assignment_dual``), instead of each area's cost to a centre
+    about one team away.
     """
     knapsacks = knapsacks or _knapsacks
     n = len(inst.weights)
@@ -245,8 +250,11 @@ def lagrangian_bounds(
     counts = tuple(sorted(counts))
     usable_t = np.ascontiguousarray((allowed & ~np.eye(n, dtype=bool)).T)
     middle = counts[len(counts) // 2]
-    lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // middle))]
-    lam = np.where(np.isfinite(lam), lam, 0.0)
+    if start is None:
+        lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // middle))]
+        lam = np.where(np.isfinite(lam), lam, 0.0)
+    else:
+        lam = start.astype(float)
     best = dict.fromkeys(counts, -math.inf)
     best_values, weakest_best = np.zeros(n), -math.inf
     step, stall = 1.0, 0
