@@ -27,6 +27,7 @@ from planning.allocate.graph import (
     split_teams,
 )
 from planning.allocate.large_block import solve_large_block
+from planning.allocate.search import pair_bound
 from planning.allocate.small_block import rule_out, solve_exact, solve_small_block
 from planning.allocate.star import capacitated_centres, star_model, star_plan, star_search
 from planning.allocate.tree_split import tree_first_plan
@@ -233,6 +234,16 @@ def test_an_lp_bound_cut_short_by_its_deadline_is_no_bound_and_the_pair_keeps_it
     assert res.objective == pytest.approx(plan_cost(plan, inst))
     in_time = lp_bound(inst, allowed, 2, deadline=Deadline.after(60))
     assert in_time is not None and in_time.value == pytest.approx(full.value)
+
+
+def test_a_pair_bound_whose_lp_the_deadline_cuts_short_is_no_bound():
+    """A small group's own bound (the LP) stops at the stage's deadline: no bound, not an
+    overrun of the stage clock by the LP's whole run."""
+    inst = instance("\n".join(["AAAAAAAA"] * 8), low=70, high=90, count=2)
+    late = pair_bound(inst, 2, SOLVER, Deadline.after(0), False, None)
+    assert late.bound is None and late.status == "bound only" and late.lp is None
+    in_time = pair_bound(inst, 2, SOLVER, Deadline.after(60), False, None)
+    assert in_time.bound == pytest.approx(lp_bound(inst, allowed_columns(inst), 2).value)
 
 
 def test_a_count_ruled_out_below_a_cutoff_has_the_cutoff_as_its_bound():

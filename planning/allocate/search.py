@@ -35,7 +35,7 @@ from planning.allocate.bounds import (
     lp_bound,
     nearest_centre_bound,
 )
-from planning.allocate.deadline import Deadline
+from planning.allocate.deadline import Deadline, DeadlinePassed
 from planning.allocate.graph import allowed_columns, plan_cost
 from planning.allocate.large_block import solve_large_block
 from planning.allocate.small_block import rule_out, solve_small_block
@@ -588,7 +588,8 @@ def pair_bound(
     incumbent: np.ndarray | None,
 ) -> BlockResult:
     """A pair's own bound: the LP by column generation (small blocks, with reduced costs for the
-    exact model) or the block's own Lagrangian bound, steered towards its plan (large blocks)."""
+    exact model) or the block's own Lagrangian bound, steered towards its plan (large blocks);
+    no bound when ``deadline`` passes before it is done."""
     start = time.monotonic()
     allowed = allowed_columns(inst)
     lp = None
@@ -598,7 +599,11 @@ def pair_bound(
             inst, allowed, count, upper, TUNING.lagrangian_block_steps, deadline
         )
     else:
-        lp = lp_bound(inst, allowed, count, solver.threads)
+        try:  # the stage's deadline: an LP cut short is no bound, and it would only overrun
+            lp = lp_bound(inst, allowed, count, solver.threads, deadline)
+        except DeadlinePassed:
+            seconds = time.monotonic() - start
+            return BlockResult(inst.name, count, "bound only", None, None, None, seconds, 0, 0)
         bound = math.inf if lp is None else lp.value
     status = "infeasible" if not np.isfinite(bound) else "bound only"
     bound_or_none = bound if np.isfinite(bound) else None
