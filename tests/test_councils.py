@@ -140,7 +140,8 @@ def test_a_count_outside_the_plan_is_ruled_out_below_its_cutoff(tmp_path, data_d
     assert manifest["status"] == "optimal" and manifest["gap"] <= 0.01
     pairs = manifest["allocation_pairs"]
     ruled = [p for p in pairs if p["ruled_out_below"] is not None]
-    assert ruled and not any(p["chosen"] for p in ruled)
+    # a count outside the plan; the plan's own pairs may be proven below their own cutoff too
+    assert any(not p["chosen"] for p in ruled)
     assert all(p["bound"] >= p["ruled_out_below"] - 1e-6 for p in ruled)
     groups: dict[str, dict[int, float]] = {}
     for pair in pairs:

@@ -304,6 +304,34 @@ def test_a_holder_outside_the_best_plan_is_ruled_out_below_its_share_of_the_gap(
     assert search.next_task(Deadline.after(60), set()) is None
 
 
+def test_the_best_plans_own_pair_is_proven_below_its_share_of_the_gap():
+    """The best plan's own pair, open at 10%, is solved exactly with a cutoff at its plan less
+    its share of the gap target (HiGHS prunes every node above it): a bound that reaches the
+    cutoff proves the pair, and the search is done."""
+    from planning.allocate.blocks import BlockResult
+    from planning.allocate.search import CountSearch, Pair
+    from planning.allocate.tuning import TUNING
+
+    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
+    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
+    w = areas.residents.to_numpy(float)
+    settings = TeamSettings(min_population=5, max_population=8)
+    inst = block_instance(geo, w, Block("A", np.arange(24), (3, 4), 24.0), settings)
+    search = CountSearch([inst], solver, None)
+    plan = np.zeros(24, dtype=int)
+    own = Pair(0, 3, 90.0, 100.0, plan, status="time_limit", looks=1, exact_solves=1)
+    search.pairs[0, 3] = own
+    search.pairs[0, 4] = Pair(0, 4, 120.0, status="no plan", looks=1, bound_refined=True)
+    task = search.next_task(Deadline.after(60), set())
+    share = TUNING.rule_out_gap_share * solver.relative_gap
+    assert task is not None and (task.block, task.count) == (0, 3) and task.exact
+    assert task.cutoff == pytest.approx((1 - share) * 100.0)
+    assert task.incumbent is plan  # the plan is kept when nothing below the cutoff exists
+    search.record(task, BlockResult("A", 3, "time_limit", 100.0, task.cutoff, plan, 1.0, 1, 0))
+    assert own.status == "optimal" and search.gap() <= solver.relative_gap
+    assert search.next_task(Deadline.after(60), set()) is None
+
+
 def test_large_block_path_finds_the_t_shapes():
     """The 4x4 square into four T shapes (star-shaped about their centres): optimum 12."""
     areas, geo = grid("AAAA\nAAAA\nAAAA\nAAAA")

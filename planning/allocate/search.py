@@ -286,8 +286,9 @@ class CountSearch:
             )
             waiting = len(fresh) + len(busy)
             return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
-        # a small block's count outside the best plan, after its first look (which may find a
-        # plan that beats the best), only needs ruling out below its cutoff
+        # a small block's pair, after its first look (which may find a plan that beats the
+        # best), only needs ruling out below its cutoff: outside the best plan, below the best
+        # less the gap target; in it, below its own plan less its share of the gap target
         cutoffs = {
             (p.block, p.count): cutoff
             for p in open_pairs
@@ -430,13 +431,18 @@ class CountSearch:
     def _holder_cutoff(
         self, pair: Pair, planned: set[tuple[int, int]], best: tuple[float, list[int]] | None
     ) -> float | None:
-        """The cutoff of a small block's pair that the best plan does not use and that has had
-        its first look (so a running look of it is an exact one), when it is above its bound and
-        below its plan; else None."""
+        """The cutoff of a small block's pair that has had its first look (so a running look of
+        it is an exact one), when it is above its bound and below its plan; else None. A pair of
+        the best plan takes the lower of that and its own plan less its share of the gap target:
+        proving no plan below it proves the pair within the target, and HiGHS prunes every node
+        above it (Sefton at 9 teams: within 1% in 239 s, against 674 s for the look without)."""
         key = (pair.block, pair.count)
-        if best is None or key in planned or pair.looks == 0 or not self._small(pair):
+        if best is None or pair.looks == 0 or not self._small(pair):
             return None
         cutoff = self._cutoff(pair, best[0])
+        if key in planned:
+            own = (1 - TUNING.rule_out_gap_share * self.solver.relative_gap) * pair.objective
+            cutoff = own if cutoff is None else min(cutoff, own)
         return cutoff if cutoff is not None and pair.bound < cutoff < pair.objective else None
 
     def _cutoff(self, pair: Pair, best: float) -> float | None:
