@@ -13,6 +13,7 @@ from planning.allocate import (
     choose_counts,
     count_range,
 )
+from planning.allocate.blocks import plan_blocks
 from planning.allocate.graph import population_path
 from planning.allocate.plan import holder_text
 from planning.config import Grouping, SolverSettings, TeamSettings
@@ -399,8 +400,6 @@ def test_counts_no_total_can_reach_are_dropped():
     BBBBBB     counts brings to it: one block keeps the total itself, and no pair of the
                search is spent on a count that could never be chosen
     """
-    from planning.allocate.blocks import plan_blocks
-
     areas, geo = grid("AAAAAA\nBBBBBB")
     one = TeamSettings(min_population=2, max_population=4, total_teams=5)
     (block,), _ = plan_blocks(areas, one)

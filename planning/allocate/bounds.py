@@ -249,8 +249,8 @@ def lagrangian_bounds(
     cost = inst.cost
     counts = tuple(sorted(counts))
     usable_t = np.ascontiguousarray((allowed & ~np.eye(n, dtype=bool)).T)
-    middle = counts[len(counts) // 2]
     if start is None:
+        middle = counts[len(counts) // 2]
         lam = np.sort(np.where(allowed, cost, np.inf), axis=1)[:, min(n - 1, max(1, n // middle))]
         lam = np.where(np.isfinite(lam), lam, 0.0)
     else:
