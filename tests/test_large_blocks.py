@@ -332,6 +332,36 @@ def test_the_best_plans_own_pair_is_proven_below_its_share_of_the_gap():
     assert search.next_task(Deadline.after(60), set()) is None
 
 
+def test_a_groups_best_plan_pair_gets_its_cutoff_once_the_plans_other_pairs_are_proven():
+    """Two groups, both best-plan pairs open: neither gets a cutoff (each looks on its own
+    gap). Once group 1's pair is proven, group 0's is solved below the best objective less the
+    gap target less group 1's bound: all the slack the proven pair leaves is its own."""
+    from planning.allocate.search import CountSearch, Pair
+    from planning.allocate.tuning import TUNING
+
+    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
+    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
+    w = areas.residents.to_numpy(float)
+    settings = TeamSettings(min_population=5, max_population=8)
+    insts = [
+        block_instance(geo, w, Block("A", np.arange(24), (3,), 24.0), settings),
+        block_instance(geo, w, Block("B", np.arange(12), (2,), 12.0), settings),
+    ]
+    search = CountSearch(insts, solver, None)
+    plan = np.zeros(24, dtype=int)
+    first = Pair(0, 3, 90.0, 100.0, plan, status="time_limit", looks=1, exact_solves=1)
+    second = Pair(1, 2, 45.0, 50.0, plan[:12], status="time_limit", looks=1, exact_solves=1)
+    search.pairs[0, 3], search.pairs[1, 2] = first, second
+    task = search.next_task(Deadline.after(60), set())
+    assert task is not None and task.exact and task.cutoff is None
+    second.bound, second.status = 49.9, "optimal"
+    task = search.next_task(Deadline.after(60), set())
+    share = TUNING.rule_out_gap_share * solver.relative_gap
+    assert task is not None and (task.block, task.count) == (0, 3) and task.exact
+    assert task.cutoff == pytest.approx((1 - share) * 150.0 - 49.9)
+    assert task.incumbent is plan
+
+
 def test_large_block_path_finds_the_t_shapes():
     """The 4x4 square into four T shapes (star-shaped about their centres): optimum 12."""
     areas, geo = grid("AAAA\nAAAA\nAAAA\nAAAA")
