@@ -9,7 +9,7 @@ import pytest
 from grids import grid
 from scipy.optimize import linprog
 
-from planning.allocate.blocks import Block, block_instance
+from planning.allocate.blocks import Block, BlockResult, block_instance
 from planning.allocate.bounds import (
     _knapsacks,
     lagrangian_bound,
@@ -27,10 +27,11 @@ from planning.allocate.graph import (
     split_teams,
 )
 from planning.allocate.large_block import solve_large_block
-from planning.allocate.search import pair_bound
+from planning.allocate.search import CountSearch, Pair, pair_bound
 from planning.allocate.small_block import rule_out, solve_exact, solve_small_block
 from planning.allocate.star import capacitated_centres, star_model, star_plan, star_search
 from planning.allocate.tree_split import tree_first_plan
+from planning.allocate.tuning import TUNING
 from planning.config import SolverSettings, TeamSettings
 from planning.solve import assignment_lp
 
@@ -51,6 +52,20 @@ def instance(picture: str, low: float, high: float, count: int, seed: int = 0):
     settings = TeamSettings(min_population=low, max_population=high, total_teams=count)
     block = Block("grid", np.arange(len(areas)), (count,), float(areas.residents.sum()))
     return block_instance(geo, areas.residents.to_numpy(float), block, settings)
+
+
+def count_search(*blocks: tuple[int, tuple[int, ...]]) -> CountSearch:
+    """A count search over groups of the first n areas of a 6x4 grid of one person each (teams
+    of 5-8), at a 1% gap target on one process; its pairs are set by the test."""
+    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
+    w = areas.residents.to_numpy(float)
+    settings = TeamSettings(min_population=5, max_population=8)
+    insts = [
+        block_instance(geo, w, Block("AB"[b], np.arange(n), counts, float(n)), settings)
+        for b, (n, counts) in enumerate(blocks)
+    ]
+    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
+    return CountSearch(insts, solver, None)
 
 
 def exact(inst, count: int):
@@ -270,19 +285,8 @@ def test_a_holder_outside_the_best_plan_is_ruled_out_below_its_share_of_the_gap(
     """Group 0's plan has 3 teams, but its 4-team bound holds the overall gap (6.7%). Its next
     task rules it out below the best objective less the gap target, less group 1's bound; once
     its bound reaches that, the overall gap is within the target and the search is done."""
-    from planning.allocate.blocks import BlockResult
-    from planning.allocate.search import CountSearch, Pair
-    from planning.allocate.tuning import TUNING
-
-    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
-    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
-    w = areas.residents.to_numpy(float)
-    settings = TeamSettings(min_population=5, max_population=8)
-    insts = [
-        block_instance(geo, w, Block("A", np.arange(24), (3, 4), 24.0), settings),
-        block_instance(geo, w, Block("B", np.arange(12), (2,), 12.0), settings),
-    ]
-    search = CountSearch(insts, solver, None)
+    search = count_search((24, (3, 4)), (12, (2,)))
+    solver = search.solver
     plan = np.zeros(24, dtype=int)
     search.pairs[0, 3] = Pair(0, 3, 99.5, 100.0, plan, status="optimal", looks=1)
     holder = Pair(0, 4, 90.0, status="no plan", looks=1, bound_refined=True)
@@ -308,16 +312,8 @@ def test_the_best_plans_own_pair_is_proven_below_its_share_of_the_gap():
     """The best plan's own pair, open at 10%, is solved exactly with a cutoff at its plan less
     its share of the gap target (HiGHS prunes every node above it): a bound that reaches the
     cutoff proves the pair, and the search is done."""
-    from planning.allocate.blocks import BlockResult
-    from planning.allocate.search import CountSearch, Pair
-    from planning.allocate.tuning import TUNING
-
-    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
-    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
-    w = areas.residents.to_numpy(float)
-    settings = TeamSettings(min_population=5, max_population=8)
-    inst = block_instance(geo, w, Block("A", np.arange(24), (3, 4), 24.0), settings)
-    search = CountSearch([inst], solver, None)
+    search = count_search((24, (3, 4)))
+    solver = search.solver
     plan = np.zeros(24, dtype=int)
     own = Pair(0, 3, 90.0, 100.0, plan, status="time_limit", looks=1, exact_solves=1)
     search.pairs[0, 3] = own
@@ -336,18 +332,8 @@ def test_a_groups_best_plan_pair_gets_its_cutoff_once_the_plans_other_pairs_are_
     """Two groups, both best-plan pairs open: neither gets a cutoff (each looks on its own
     gap). Once group 1's pair is proven, group 0's is solved below the best objective less the
     gap target less group 1's bound: all the slack the proven pair leaves is its own."""
-    from planning.allocate.search import CountSearch, Pair
-    from planning.allocate.tuning import TUNING
-
-    solver = SolverSettings(time_limit_seconds=30, relative_gap=0.01, processes=1)
-    areas, geo = grid("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA")
-    w = areas.residents.to_numpy(float)
-    settings = TeamSettings(min_population=5, max_population=8)
-    insts = [
-        block_instance(geo, w, Block("A", np.arange(24), (3,), 24.0), settings),
-        block_instance(geo, w, Block("B", np.arange(12), (2,), 12.0), settings),
-    ]
-    search = CountSearch(insts, solver, None)
+    search = count_search((24, (3,)), (12, (2,)))
+    solver = search.solver
     plan = np.zeros(24, dtype=int)
     first = Pair(0, 3, 90.0, 100.0, plan, status="time_limit", looks=1, exact_solves=1)
     second = Pair(1, 2, 45.0, 50.0, plan[:12], status="time_limit", looks=1, exact_solves=1)
@@ -423,9 +409,6 @@ def test_a_look_that_ends_early_without_change_settles_its_pair():
     """An exact re-look from the same plan that was solved, used under half its time and changed
     nothing would repeat itself: the pair is settled and gets no more looks. One whose model was
     not built, one that used its time, and one that raised the bound do not settle it."""
-    from planning.allocate.blocks import BlockResult
-    from planning.allocate.search import CountSearch, Pair
-
     inst = instance("AAAAAA\nAAAAAA\nAAAAAA\nAAAAAA", low=14, high=22, count=4)
     search = CountSearch([inst], SOLVER, None)
     first = solve_large_block(inst, 4, SOLVER, Deadline.after(30), 0.5)

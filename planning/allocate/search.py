@@ -287,12 +287,12 @@ class CountSearch:
             waiting = len(fresh) + len(busy)
             return self._task(pick, deadline, self._first_look_seconds(deadline, waiting))
         # a small block's pair, after its first look (which may find a plan that beats the
-        # best), only needs ruling out below its cutoff: outside the best plan, below the best
-        # less the gap target; in it, below its own plan less its share of the gap target
+        # best), only needs ruling out below its cutoff: outside the best plan at once, in it
+        # once the plan's other pairs are proven (see _rule_out_cutoff)
         cutoffs = {
             (p.block, p.count): cutoff
             for p in open_pairs
-            if (cutoff := self._holder_cutoff(p, planned, best)) is not None
+            if (cutoff := self._rule_out_cutoff(p, planned, best)) is not None
         }
         beaters = [
             p
@@ -335,7 +335,7 @@ class CountSearch:
         # a look aimed at its own plan's gap while the other worker idled)
         for key in sorted((chosen & busy) - ruling):
             pair = self.pairs[key]
-            cutoff = None if pair.proven else self._holder_cutoff(pair, planned, best)
+            cutoff = None if pair.proven else self._rule_out_cutoff(pair, planned, best)
             if cutoff is not None:
                 return self._task(pair, deadline, deadline.remaining(), exact=True, cutoff=cutoff)
         return None
@@ -428,17 +428,15 @@ class CountSearch:
             return False  # a large block's look at another count costs its plan's improvement
         return self._below_plan(pair, current)
 
-    def _holder_cutoff(
+    def _rule_out_cutoff(
         self, pair: Pair, planned: set[tuple[int, int]], best: tuple[float, list[int]] | None
     ) -> float | None:
         """The cutoff of a small block's pair that has had its first look (so a running look of
         it is an exact one), when it is above its bound and below its plan; else None. A pair of
-        the best plan gets it once the plan's other pairs are proven (with one group, at once):
-        then ``_cutoff`` is its own plan less what is left of the gap target, no plan below it
-        proves the pair, and HiGHS prunes every node above it (Sefton at 9 teams: within 1% in
-        239 s, not 674 s without; Essex: 1.02% at 60 s, 1.00% in 29 s with). While other pairs
-        of the plan are open, it gets none (Surrey, every pair given one: 1.25% at 60 s on
-        12-07, against optimal in 27.9 s)."""
+        the best plan gets it only once the plan's other pairs are proven (with one group, at
+        once): then ``_cutoff`` leaves it all the gap target the others leave, and HiGHS prunes
+        every node above it. The README's count search has the measurements (Sefton, Essex,
+        Surrey)."""
         key = (pair.block, pair.count)
         waits = key in planned and any(not self.pairs[k].proven for k in planned if k != key)
         if best is None or waits or pair.looks == 0 or not self._small(pair):
